@@ -1,0 +1,53 @@
+// swift-tools-version: 6.0
+//
+// llm-deploy: a FastCGI Handler that spools task briefs durably and a Finisher that
+// builds, publishes and reports them. See README.md and shared DESIGN.md §2 for the targets.
+//
+// Dependencies are kept to two small packages on purpose (CI builds from a clean clone on
+// two cores): swift-argument-parser for the command lines, swift-log for structured logs.
+import PackageDescription
+
+let package = Package(
+    name: "llm-deploy",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "llm-deploy-handler", targets: ["Handler"]),
+        .executable(name: "llm-deploy-finisher", targets: ["Finisher"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // libfcgi from Debian's libfcgi-dev; the C API and nothing else.
+        .systemLibrary(
+            name: "CFastCGI",
+            pkgConfig: "fcgi",
+            providers: [.apt(["libfcgi-dev"])]
+        ),
+        // The task model, validation, spool layout and durable writes. Foundation only.
+        .target(name: "Spool"),
+        // One JSON object per log line on stderr, for both executables.
+        .target(
+            name: "ServiceLog",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "Handler",
+            dependencies: [
+                "CFastCGI", "Spool", "ServiceLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "Finisher",
+            dependencies: [
+                "Spool", "ServiceLog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
+        .testTarget(name: "HandlerTests", dependencies: ["Handler", "Spool"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Spool"]),
+    ]
+)

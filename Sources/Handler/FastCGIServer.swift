@@ -1,0 +1,119 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CFastCGI
+import Logging
+import Spool
+
+/// libfcgi's reentrant API served by a fixed pool of threads, each blocked in its own
+/// `FCGX_Accept_r` on the shared listening socket, so one request waiting on `fsync` never
+/// holds up another (the kernel hands each connection to one waiting thread).
+final class FastCGIServer: Sendable {
+    let listener: Int32
+    let threads: Int
+    let maximumBody: Int
+    let logger: Logger
+    let handle: @Sendable (IncomingRequest) -> Intake.Outcome
+
+    init(
+        listener: Int32, threads: Int, maximumBody: Int, logger: Logger,
+        handle: @escaping @Sendable (IncomingRequest) -> Intake.Outcome
+    ) {
+        self.listener = listener
+        self.threads = threads
+        self.maximumBody = maximumBody
+        self.logger = logger
+        self.handle = handle
+    }
+
+    /// Serves until the process is stopped. Never returns.
+    func run() -> Never {
+        for _ in 1..<threads { DetachedThread.start { self.serve() } }
+        serve()
+        exit(1)
+    }
+
+    private func serve() {
+        let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
+        guard FCGX_InitRequest(request, listener, 0) == 0 else {
+            logger.critical("FCGX_InitRequest failed")
+            exit(1)
+        }
+        while FCGX_Accept_r(request) >= 0 {
+            let started = Self.monotonicSeconds()
+            let incoming = read(request)
+            let outcome = handle(incoming)
+            let bytes = outcome.response.cgiBytes()
+            _ = bytes.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out) }
+            }
+            FCGX_Finish_r(request)
+            var metadata: Logger.Metadata = [
+                "method": "\(incoming.method)", "path": "\(incoming.path)",
+                "status": .stringConvertible(outcome.response.status),
+                "duration_ms": .stringConvertible(((Self.monotonicSeconds() - started) * 1e6).rounded() / 1e3),
+            ]
+            if let id = outcome.id { metadata["id"] = "\(id)" }
+            logger.info("request", metadata: metadata)
+        }
+        logger.critical("FCGX_Accept_r failed; the listening socket is gone")
+        exit(1)
+    }
+
+    /// Reads the parameters and up to `maximumBody + 1` bytes of body.
+    private func read(_ request: UnsafeMutablePointer<FCGX_Request>) -> IncomingRequest {
+        let environment = request.pointee.envp
+        func parameter(_ name: String) -> String? {
+            FCGX_GetParam(name, environment).map { String(cString: $0) }
+        }
+        let uri = parameter("DOCUMENT_URI") ?? parameter("REQUEST_URI").map { String($0.prefix { $0 != "?" }) } ?? "/"
+        var incoming = IncomingRequest(
+            method: parameter("REQUEST_METHOD") ?? "GET", path: uri,
+            contentType: parameter("CONTENT_TYPE"), authorization: parameter("HTTP_AUTHORIZATION"), body: [])
+        // Announced length over the limit: answer 413 without reading it all.
+        if let length = parameter("CONTENT_LENGTH").flatMap(Int.init), length > maximumBody {
+            incoming.bodyExceedsLimit = true
+            return incoming
+        }
+        var chunk = [CChar](repeating: 0, count: 64 * 1024)
+        while incoming.body.count <= maximumBody {
+            let count = Int(FCGX_GetStr(&chunk, Int32(chunk.count), request.pointee.in))
+            if count <= 0 { break }
+            chunk.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: UInt8.self) { incoming.body.append(contentsOf: $0[0..<count]) }
+            }
+        }
+        incoming.bodyExceedsLimit = incoming.body.count > maximumBody
+        return incoming
+    }
+
+    private static func monotonicSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+/// A POSIX thread with an explicit stack size, for the accept pool.
+enum DetachedThread {
+    private final class Body {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+
+    static func start(stackSize: Int = 4 << 20, _ run: @escaping @Sendable () -> Void) {
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        pthread_attr_setstacksize(&attributes, stackSize)
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        defer { pthread_attr_destroy(&attributes) }
+        let context = Unmanaged.passRetained(Body(run)).toOpaque()
+        var thread = pthread_t()
+        let status = pthread_create(&thread, &attributes, { context in
+            let body = Unmanaged<Body>.fromOpaque(context!).takeRetainedValue()
+            body.run()
+            return nil
+        }, context)
+        precondition(status == 0, "pthread_create failed: \(status)")
+    }
+}

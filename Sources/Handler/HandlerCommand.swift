@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import CFastCGI
+import FoundationEssentials
+import Logging
+import ServiceLog
+import Spool
+
+/// `llm-deploy-handler`: the resident FastCGI responder behind nginx's `POST /request`.
+@main
+struct HandlerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "llm-deploy-handler",
+        abstract: "Accepts task requests over FastCGI and spools them durably.",
+        discussion: """
+            Configuration comes from the environment: LLM_DEPLOY_SECRET or LLM_DEPLOY_SECRET_FILE \
+            (required unless LLM_DEPLOY_SECRETS_FILE is set), LLM_DEPLOY_SECRETS_FILE, LLM_DEPLOY_SPOOL \
+            (or LLM_DEPLOY_HOME), LLM_DEPLOY_WAKE, LLM_DEPLOY_MAX_BODY, LLM_DEPLOY_SLOTS.
+            """)
+
+    @Option(name: .long, help: "Unix socket path or HOST:PORT to listen on (default: the inherited socket on fd 0 or systemd's fd 3).")
+    var socket: String?
+
+    @Option(name: .long, help: "Permissions of a unix socket, in octal.")
+    var socketMode: String = "660"
+
+    @Option(name: .long, help: "Accept threads.")
+    var threads: Int = 16
+
+    @Option(name: .long, help: "Listen backlog.")
+    var backlog: Int32 = 1024
+
+    func run() throws {
+        let environment = ServiceEnvironment(ProcessEnvironment.current)
+        JSONLogHandler.bootstrap(level: environment["LLM_DEPLOY_LOG_LEVEL"])
+        let logger = Logger(label: "handler")
+        do {
+            let configuration = try HandlerConfiguration(environment: environment)
+            guard let mode = mode_t(socketMode, radix: 8), mode <= 0o777 else {
+                throw ValidationError("--socket-mode must be octal permissions such as 660")
+            }
+            guard (1...256).contains(threads) else { throw ValidationError("--threads must be from 1 to 256") }
+            let spool = try SpoolDirectory(root: configuration.spoolRoot)
+            let waker = configuration.wakeArguments.map {
+                FinisherWaker(arguments: $0, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots), logger: logger)
+            }
+            let intake = Intake(spool: spool, secrets: configuration.secrets, maximumBody: configuration.maximumBody, waker: waker)
+            let listener = try ListeningSocket.open(address: socket, mode: mode, backlog: backlog)
+            guard FCGX_Init() == 0 else { throw ValidationError("FCGX_Init failed") }
+            signal(SIGPIPE, SIG_IGN)
+            logger.info("listening", metadata: [
+                "socket": "\(socket ?? "inherited fd \(listener)")", "spool": "\(configuration.spoolRoot)",
+                "threads": .stringConvertible(threads), "wake": "\(configuration.wakeArguments?.joined(separator: " ") ?? "none")",
+            ])
+            FastCGIServer(listener: listener, threads: threads, maximumBody: configuration.maximumBody, logger: logger) {
+                intake.handle($0)
+            }.run()
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(78)  // EX_CONFIG
+        }
+    }
+}

@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import FoundationEssentials
+import Spool
+
+/// The Handler's settings from the environment (DESIGN.md §6).
+struct HandlerConfiguration: Sendable {
+    var secrets: SecretBook
+    var spoolRoot: String
+    var maximumBody: Int
+    /// `nil` when `LLM_DEPLOY_WAKE=none`.
+    var wakeArguments: [String]?
+    var slots: Int
+
+    static let defaultMaximumBody = 25 << 20
+
+    init(environment: ServiceEnvironment, executable: String? = CommandLine.arguments.first) throws(ConfigurationError) {
+        var perSender: [String: String] = [:]
+        if let path = environment["LLM_DEPLOY_SECRETS_FILE"] {
+            let text = try ServiceEnvironment.readFile(path, variable: "LLM_DEPLOY_SECRETS_FILE")
+            guard let data = text.data(using: .utf8),
+                let object = try? JSONDecoder().decode([String: String].self, from: data)
+            else {
+                throw ConfigurationError(variable: "LLM_DEPLOY_SECRETS_FILE", reason: "must name a JSON object of e-mail → secret strings")
+            }
+            perSender = object
+        }
+        secrets = SecretBook(shared: try environment.secret("LLM_DEPLOY_SECRET"), perSender: perSender)
+        guard !secrets.isEmpty else {
+            throw ConfigurationError(variable: "LLM_DEPLOY_SECRET", reason: "is not set: set it (or LLM_DEPLOY_SECRET_FILE, or LLM_DEPLOY_SECRETS_FILE) so requests can be authenticated")
+        }
+        spoolRoot = environment.spoolRoot
+        maximumBody = try environment.byteCount("LLM_DEPLOY_MAX_BODY", default: Self.defaultMaximumBody)
+        slots = try environment.slots()
+        wakeArguments = FinisherWaker.arguments(from: environment["LLM_DEPLOY_WAKE"], handlerExecutable: Self.resolvedExecutable(executable))
+    }
+
+    /// The Handler's own path, from /proc (argv[0] may be a bare name found on PATH).
+    private static func resolvedExecutable(_ fallback: String?) -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        return count > 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : fallback
+    }
+}

@@ -1,0 +1,13 @@
+/// The queue a task file sits in; each is a directory under the spool root (DESIGN.md §3).
+public enum SpoolState: String, CaseIterable, Sendable, Codable {
+    /// Accepted, not yet claimed: the Handler and manual drop-ins deliver here.
+    case incoming
+    /// Claimed by a running Finisher, which holds a lock on the file.
+    case active
+    /// Waiting for its next attempt after a transient failure.
+    case deferred
+    /// Finished: published and notified.
+    case done
+    /// Given up on; the journal says why. `retry` moves it back to `incoming`.
+    case failed
+}

@@ -1,0 +1,70 @@
+public import FoundationEssentials
+
+/// A validated task: what the Handler spools and the Finisher works on.
+///
+/// It is the request of PROTOCOL.md without its `secret`, plus the time it was received.
+/// Operators may drop files of the same shape into `incoming/` by hand.
+public struct TaskRequest: Sendable, Equatable, Codable {
+    public var email: String
+    public var task: String
+    public var round: Int
+    public var nonce: String
+    public var brief: String
+    public var checks: [String]
+    public var evaluationURL: String
+    public var attachments: [Attachment]
+    /// When the Handler accepted the request; the deadline counts from here. A manual
+    /// drop-in may omit it (the Finisher then uses the file's modification time).
+    public var receivedAt: Date?
+
+    public init(
+        email: String, task: String, round: Int, nonce: String, brief: String,
+        checks: [String], evaluationURL: String, attachments: [Attachment], receivedAt: Date? = nil
+    ) {
+        self.email = email
+        self.task = task
+        self.round = round
+        self.nonce = nonce
+        self.brief = brief
+        self.checks = checks
+        self.evaluationURL = evaluationURL
+        self.attachments = attachments
+        self.receivedAt = receivedAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case email, task, round, nonce, brief, checks, attachments
+        case evaluationURL = "evaluation_url"
+        case receivedAt = "received_at"
+    }
+
+    /// The spool identity of this task: the same for a resent request.
+    public var id: TaskID { TaskID(email: email, task: task, round: round, nonce: nonce) }
+}
+
+extension TaskRequest {
+    /// The spool file's encoding: stable key order, ISO 8601 dates.
+    public func encoded() throws -> Data {
+        try Self.encoder.encode(self)
+    }
+
+    /// Decodes and validates a spool file or a manual drop-in.
+    public static func decodeSpoolFile(_ data: Data) throws(RequestError) -> TaskRequest {
+        let json = try JSONValue.parse(data)
+        var request = try TaskRequest(validating: json)
+        if case .object(let fields) = json, let stamp = fields["received_at"], stamp != .null {
+            guard case .string(let text) = stamp, let date = try? Date(text, strategy: .iso8601) else {
+                throw RequestError(field: "received_at", reason: "must be an ISO 8601 date-time string")
+            }
+            request.receivedAt = date
+        }
+        return request
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+}
