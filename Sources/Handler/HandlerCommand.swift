@@ -49,6 +49,13 @@ struct HandlerCommand: ParsableCommand {
             let intake = Intake(spool: spool, secrets: configuration.secrets, maximumBody: configuration.maximumBody, waker: waker)
             let listener = try ListeningSocket.open(address: socket, mode: mode, backlog: backlog)
             guard FCGX_Init() == 0 else { throw ValidationError("FCGX_Init failed") }
+            // A supervisor may start us with signals blocked (they are inherited across exec);
+            // SIGTERM and SIGINT must stop the Handler whatever the parent did.
+            var unblocked = sigset_t()
+            sigemptyset(&unblocked)
+            sigprocmask(SIG_SETMASK, &unblocked, nil)
+            signal(SIGTERM, SIG_DFL)
+            signal(SIGINT, SIG_DFL)
             signal(SIGPIPE, SIG_IGN)
             logger.info("listening", metadata: [
                 "socket": "\(socket ?? "inherited fd \(listener)")", "spool": "\(configuration.spoolRoot)",
