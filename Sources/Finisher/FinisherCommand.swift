@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLog
+import Spool
+
+/// `llm-deploy-finisher`: completes spooled tasks and lets operators inspect the spool.
+@main
+struct FinisherCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "llm-deploy-finisher",
+        abstract: "Builds, publishes and reports spooled tasks; inspects and repairs the spool.",
+        subcommands: [Drain.self, Recover.self, Run.self, Status.self, Retry.self, Scan.self])
+}
+
+/// What every subcommand that touches the spool needs.
+struct FinisherContext {
+    let environment: ServiceEnvironment
+    let configuration: FinisherConfiguration
+    let spool: SpoolDirectory
+    let logger: Logger
+
+    init() throws {
+        environment = ServiceEnvironment()
+        JSONLogHandler.bootstrap(level: environment["LLM_DEPLOY_LOG_LEVEL"])
+        var logger = Logger(label: "finisher")
+        logger[metadataKey: "pid"] = "\(getpid())"
+        self.logger = logger
+        do {
+            configuration = try FinisherConfiguration(environment: environment)
+            spool = try SpoolDirectory(root: configuration.spoolRoot)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            throw ExitCode(78)
+        }
+    }
+
+    func worker() -> SpoolWorker {
+        let client = WebClient()
+        let engine = PipelineEngine(
+            spool: spool, configuration: configuration,
+            generator: TemplateGenerator(), fallbackGenerator: TemplateGenerator(),
+            forge: LocalForge(dataRoot: configuration.dataRoot, publicURL: configuration.publicURL,
+                              authorName: configuration.authorName, authorEmail: configuration.authorEmail),
+            notifier: HTTPNotifier(client: client),
+            scanner: SecretScanner(configuredSecrets: configuration.secrets),
+            pages: PagesVerifier(client: client),
+            attachments: AttachmentLoader(client: client),
+            documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now)),
+            logger: logger)
+        return SpoolWorker(spool: spool, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots), engine: engine, logger: logger)
+    }
+}
+
+extension FinisherCommand {
+    struct Drain: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Process every due task, then exit (what the Handler wakes).")
+
+        func run() async throws {
+            let context = try FinisherContext()
+            try await context.worker().drain()
+        }
+    }
+
+    struct Recover: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Return tasks of dead Finishers and due deferred tasks to incoming/, then drain (the timer's job).")
+
+        func run() async throws {
+            let context = try FinisherContext()
+            let worker = context.worker()
+            try worker.recover()
+            try await worker.drain()
+        }
+    }
+
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Process one task now: a task ID in incoming/, or a task file (copied into the spool first).")
+
+        @Argument(help: "A task ID or the path of a task file.")
+        var task: String
+
+        func run() async throws {
+            let context = try FinisherContext()
+            let worker = context.worker()
+            let id: TaskID
+            if let given = TaskID(task) {
+                id = given
+            } else {
+                guard let data = FileManager.default.contents(atPath: task) else { throw ValidationError("\(task) is neither a task ID nor a readable file") }
+                var request: TaskRequest
+                do {
+                    request = try TaskRequest.decodeSpoolFile(data)
+                } catch {
+                    throw ValidationError("\(task) is not a valid task: \(error)")
+                }
+                if request.receivedAt == nil { request.receivedAt = .now }
+                _ = try context.spool.deliver(request)
+                id = request.id
+            }
+            guard context.spool.state(of: id) == .incoming else {
+                throw ValidationError("\(id) is \(context.spool.state(of: id).map { "in \($0.rawValue)/" } ?? "not in the spool"); only incoming/ tasks can be run")
+            }
+            guard let claim = try context.spool.claim(id.rawValue) else { throw ValidationError("\(id) is being processed by another Finisher") }
+            let request = try TaskRequest.decodeSpoolFile(context.spool.contents(of: id.rawValue, in: .active))
+            await worker.process(claim, request)
+            print("\(id): \(context.spool.state(of: id)?.rawValue ?? "gone")")
+        }
+    }
+
+    struct Retry: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Move a failed task back to incoming/ (postsuper -r).")
+
+        @Argument(help: "The task ID (or, for a rejected drop-in, its file name).")
+        var task: String
+
+        func run() throws {
+            let context = try FinisherContext()
+            guard context.spool.entries(in: .failed).contains(task) else {
+                throw ValidationError("\(task) is not in failed/ (see `llm-deploy-finisher status`)")
+            }
+            if let id = TaskID(task), var journal = try context.spool.readJournal(id) {
+                journal.failure = nil
+                journal.deferrals = 0
+                journal.retriedAt = .now
+                journal.state = .incoming
+                journal.updatedAt = .now
+                try context.spool.writeJournal(journal)
+            }
+            context.spool.removeRejection(task)
+            try context.spool.move(task, from: .failed, to: .incoming)
+            print("\(task): moved to incoming/")
+        }
+    }
+
+    struct Scan: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Scan files or directories for credentials; exit 1 when anything is found.")
+
+        @Argument(help: "Files or directories to scan.")
+        var paths: [String]
+
+        func run() throws {
+            let environment = ServiceEnvironment()
+            var secrets: [String] = []
+            for name in ["LLM_DEPLOY_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY"] {
+                if let value = try environment.secret(name) { secrets.append(value) }
+            }
+            var files: [String: Data] = [:]
+            for path in paths {
+                var isDirectory: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw ValidationError("\(path) does not exist") }
+                if isDirectory.boolValue {
+                    for (relative, bytes) in try WorkTree.files(under: URL(fileURLWithPath: path)) {
+                        files[(path as NSString).appendingPathComponent(relative)] = bytes
+                    }
+                } else {
+                    files[path] = FileManager.default.contents(atPath: path)
+                }
+            }
+            let findings = SecretScanner(configuredSecrets: secrets).scan(files)
+            for finding in findings { print(finding) }
+            if !findings.isEmpty { throw ExitCode(1) }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+import Foundation
+import Spool
+
+/// An attachment as received: its name, declared media type and bytes.
+struct ReceivedAttachment: Sendable, Equatable {
+    var name: String
+    var mediaType: String
+    var bytes: Data
+}
+
+/// What a generator is asked to do: build (round 1) or change (round ≥ 2) a repository's files.
+struct GenerationBrief: Sendable {
+    var request: TaskRequest
+    var attachments: [ReceivedAttachment]
+    /// The repository's current files, for round ≥ 2 (empty for round 1).
+    var existingFiles: [String: Data]
+}
+
+/// The `Generator` seam (DESIGN.md §5): files for a brief. Paths are relative; the pipeline
+/// validates them, adds the attachments, LICENSE and README, and never executes anything.
+protocol Generator: Sendable {
+    /// Recorded in the journal (`template`, or the model's name).
+    var name: String { get }
+
+    /// The complete new tree (round ≥ 2: existing files that are left out are deleted).
+    func generate(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> [String: Data]
+}

@@ -1,0 +1,116 @@
+import Foundation
+import Spool
+
+/// Turns a generator's files into the tree to publish: validated paths, the attachments byte
+/// for byte at the root, our MIT `LICENSE`, a README with every required section, and an
+/// `index.html` whatever the model did.
+struct RepositoryDocuments: Sendable {
+    let licenseHolder: String
+    let year: Int
+
+    /// The largest generated file accepted, and the largest tree.
+    static let maximumFileSize = 2 << 20
+    static let maximumTreeSize = 50 << 20
+
+    func assemble(generated: [String: Data], attachments: [ReceivedAttachment], request: TaskRequest) throws(PipelineError) -> [String: Data] {
+        var tree: [String: Data] = [:]
+        var total = 0
+        for (path, bytes) in generated {
+            if let problem = Self.problem(withPath: path) {
+                throw .permanent("generated file \(Self.quoted(path)): \(problem)")
+            }
+            guard bytes.count <= Self.maximumFileSize else {
+                throw .permanent("generated file \(path) is larger than \(Self.maximumFileSize) bytes")
+            }
+            total += bytes.count
+            tree[path] = bytes
+        }
+        for attachment in attachments {
+            tree[attachment.name] = attachment.bytes
+            total += attachment.bytes.count
+        }
+        guard total <= Self.maximumTreeSize else { throw .permanent("the tree is larger than \(Self.maximumTreeSize) bytes") }
+        tree["LICENSE"] = Data(Self.mitLicense(year: year, holder: licenseHolder).utf8)
+        tree["README.md"] = Data(completeReadme(tree["README.md"].map { String(decoding: $0, as: UTF8.self) }, request: request).utf8)
+        if tree["index.html"] == nil { tree["index.html"] = Data(indexLinking(tree.keys.sorted(), request: request).utf8) }
+        return tree
+    }
+
+    /// Why a generated path may not be written, or `nil`: relative, no `..`, nothing under
+    /// `.git/`, no control characters, bounded length.
+    static func problem(withPath path: String) -> String? {
+        if path.isEmpty { return "is empty" }
+        if path.utf8.count > 240 { return "is longer than 240 bytes" }
+        if path.hasPrefix("/") || path.hasPrefix("~") { return "is absolute" }
+        if path.contains("\\") { return "contains a backslash" }
+        if path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "contains control characters" }
+        let components = path.split(separator: "/", omittingEmptySubsequences: false)
+        if components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) { return "has an empty, . or .. component" }
+        if components.contains(where: { $0.lowercased() == ".git" }) { return "is inside .git" }
+        return nil
+    }
+
+    private static func quoted(_ path: String) -> String {
+        "\"" + String(path.unicodeScalars.map { $0.value < 0x20 ? "?" : Character($0) }.prefix(80)) + "\""
+    }
+
+    static let readmeSections = ["Summary", "Setup", "Usage", "Code", "License"]
+
+    /// The README as given, with any missing required section appended.
+    func completeReadme(_ given: String?, request: TaskRequest) -> String {
+        var text = given ?? "# \(request.task)\n"
+        let headings = Set(text.split(separator: "\n").filter { $0.hasPrefix("#") }.map {
+            $0.drop { $0 == "#" || $0 == " " }.lowercased()
+        })
+        let fallback: [String: String] = [
+            "Summary": "A static web app for the task `\(request.task)`, built from this brief:\n\n> "
+                + request.brief.split(separator: "\n").joined(separator: "\n> "),
+            "Setup": "Nothing to install: the site is static HTML, CSS and JavaScript, served by GitHub Pages.",
+            "Usage": "Open the published page, or serve this directory with any static web server.",
+            "Code": "`index.html` is the entry point; the other files are described in the sections above.",
+            "License": "MIT: see `LICENSE`.",
+        ]
+        for section in Self.readmeSections where !headings.contains(where: { $0.hasPrefix(section.lowercased()) }) {
+            if !text.hasSuffix("\n") { text += "\n" }
+            text += "\n## \(section)\n\n\(fallback[section]!)\n"
+        }
+        return text
+    }
+
+    private func indexLinking(_ paths: [String], request: TaskRequest) -> String {
+        let items = paths.filter { $0 != "index.html" }.map { "<li><a href=\"\(HTML.escape($0))\">\(HTML.escape($0))</a></li>" }
+        return """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(request.task))</title></head>
+            <body><h1>\(HTML.escape(request.task))</h1><ul>\(items.joined())</ul></body></html>
+
+            """
+    }
+
+    static func mitLicense(year: Int, holder: String) -> String {
+        """
+        MIT License
+
+        Copyright (c) \(year) \(holder)
+
+        Permission is hereby granted, free of charge, to any person obtaining a copy
+        of this software and associated documentation files (the "Software"), to deal
+        in the Software without restriction, including without limitation the rights
+        to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+        copies of the Software, and to permit persons to whom the Software is
+        furnished to do so, subject to the following conditions:
+
+        The above copyright notice and this permission notice shall be included in all
+        copies or substantial portions of the Software.
+
+        THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+        IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+        FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+        AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+        LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+        OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+        SOFTWARE.
+
+        """
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Logging
+import Spool
+
+/// One Finisher process's loop over the spool: hold a slot, claim due tasks one at a time, run
+/// each through the engine, move it to its next queue, and exit when nothing is due.
+struct SpoolWorker: Sendable {
+    let spool: SpoolDirectory
+    let slots: FinisherSlots
+    let engine: PipelineEngine
+    let logger: Logger
+
+    /// Processes everything due, then exits. After giving its slot back it looks once more, so
+    /// a task the Handler spooled while every slot looked busy is never left waiting.
+    func drain() async throws {
+        guard var lease = try slots.acquire() else {
+            logger.debug("every Finisher slot is busy; leaving the work to them")
+            return
+        }
+        while true {
+            while let (claim, request) = try claimNext() {
+                await process(claim, request)
+            }
+            lease.release()
+            guard hasDueWork(), let again = try slots.acquire() else { return }
+            lease = again
+        }
+    }
+
+    /// Stale `active/` files whose Finisher died go back to `incoming/`, due deferred tasks too,
+    /// and abandoned temporary files are removed (Maildir's 36-hour rule).
+    func recover() throws {
+        for name in spool.entries(in: .active) where !spool.isClaimed(name) {
+            logger.notice("recovering a task whose Finisher died", metadata: ["id": "\(name)"])
+            try spool.move(name, from: .active, to: .incoming)
+        }
+        try promoteDueDeferred()
+        let tmp = "\(spool.root)/tmp"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] {
+            let attributes = try? FileManager.default.attributesOfItem(atPath: "\(tmp)/\(name)")
+            if let modified = attributes?[.modificationDate] as? Date, modified < Date().addingTimeInterval(-36 * 3600) {
+                try? FileManager.default.removeItem(atPath: "\(tmp)/\(name)")
+            }
+        }
+    }
+
+    func promoteDueDeferred() throws {
+        for name in spool.entries(in: .deferred) {
+            guard let id = TaskID(name) else { continue }
+            let due = (try? spool.readJournal(id))??.nextAttemptAt ?? .distantPast
+            if due <= Date() { try spool.move(name, from: .deferred, to: .incoming) }
+        }
+    }
+
+    private func hasDueWork() -> Bool {
+        !spool.entries(in: .incoming).isEmpty
+    }
+
+    /// The oldest incoming task that no earlier round of the same task is waiting for.
+    func claimNext() throws -> (SpoolDirectory.Claim, TaskRequest)? {
+        try promoteDueDeferred()
+        try adoptDropIns()
+        var pending: [TaskKey: Int] = [:]
+        for state in [SpoolState.incoming, .active, .deferred] {
+            for name in spool.entries(in: state) {
+                guard let request = try? TaskRequest.decodeSpoolFile(spool.contents(of: name, in: state)) else { continue }
+                let key = TaskKey(email: request.email, task: request.task)
+                pending[key] = min(pending[key] ?? .max, request.round)
+            }
+        }
+        for name in spool.entries(in: .incoming) {
+            guard TaskID(name) != nil, let data = try? spool.contents(of: name, in: .incoming),
+                let request = try? TaskRequest.decodeSpoolFile(data)
+            else { continue }
+            if let earliest = pending[TaskKey(email: request.email, task: request.task)], earliest < request.round {
+                continue  // round N waits for round N-1 of the same task
+            }
+            if let claim = try spool.claim(name) { return (claim, request) }
+        }
+        return nil
+    }
+
+    private struct TaskKey: Hashable {
+        var email: String
+        var task: String
+    }
+
+    /// Manual drop-ins may have any name: a valid one is renamed to its task ID (or dropped as a
+    /// duplicate), an invalid one goes to `failed/` with the reason. Neither stops the Finisher.
+    private func adoptDropIns() throws {
+        for name in spool.entries(in: .incoming) where TaskID(name) == nil {
+            guard !name.hasPrefix("."), !name.hasSuffix(".tmp") else { continue }  // still being copied in
+            do {
+                let request = try TaskRequest.decodeSpoolFile(try spool.contents(of: name, in: .incoming))
+                if let existing = spool.state(of: request.id) {
+                    logger.notice("dropped-in task duplicates one in the spool; removed", metadata: ["file": "\(name)", "id": "\(request.id)", "queue": "\(existing.rawValue)"])
+                    unlink("\(spool.root)/incoming/\(name)")
+                } else {
+                    try spool.move(name, from: .incoming, to: .incoming, as: request.id.rawValue)
+                    logger.info("adopted a dropped-in task", metadata: ["file": "\(name)", "id": "\(request.id)"])
+                }
+            } catch let error as RequestError {
+                logger.error("rejected a dropped-in task", metadata: ["file": "\(name)", "error": "\(error)"])
+                try spool.writeRejection(name, reason: "not a valid task: \(error)")
+                try spool.move(name, from: .incoming, to: .failed)
+            }
+        }
+    }
+
+    /// Runs one claimed task and files it where the outcome says.
+    func process(_ claim: SpoolDirectory.Claim, _ request: TaskRequest) async {
+        let id = request.id
+        do {
+            let received = request.receivedAt ?? spool.modificationDate(of: claim.name, in: .active) ?? .now
+            var journal = try spool.readJournal(id) ?? TaskJournal(id: id, request: request, receivedAt: received)
+            journal.state = .active
+            journal.nextAttemptAt = nil
+            journal.updatedAt = .now
+            try spool.writeJournal(journal)
+            let outcome = await engine.run(request, journal: &journal)
+            switch outcome {
+            case .done:
+                journal.state = .done
+            case .deferred(let until, let reason):
+                journal.state = .deferred
+                journal.deferrals += 1
+                journal.nextAttemptAt = until
+                logger.warning("task deferred", metadata: ["id": "\(id)", "until": "\(until)", "reason": "\(reason)"])
+            case .failed(let reason):
+                journal.state = .failed
+                journal.failure = reason
+                logger.error("task failed", metadata: ["id": "\(id)", "reason": "\(reason)"])
+            }
+            journal.updatedAt = .now
+            try spool.writeJournal(journal)
+            try spool.move(claim.name, from: .active, to: journal.state)
+            if journal.state == .done {
+                logger.info("task done", metadata: [
+                    "id": "\(id)", "repo_url": "\(journal.outputs.repoURL ?? "")", "commit_sha": "\(journal.outputs.commitSHA ?? "")",
+                    "pages_url": "\(journal.outputs.pagesURL ?? "")",
+                    "seconds": .stringConvertible((Date().timeIntervalSince(journal.receivedAt) * 10).rounded() / 10),
+                ])
+            }
+        } catch {
+            // The journal or spool cannot be written: leave the file in active/; `recover` retries.
+            logger.critical("cannot record the task's progress", metadata: ["id": "\(id)", "error": "\(error)"])
+        }
+    }
+}

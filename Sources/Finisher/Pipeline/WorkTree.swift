@@ -1,0 +1,45 @@
+import Foundation
+import Spool
+
+/// A task's working directory under `LLM_DEPLOY_DATA/work/ID`: attachments as received and the
+/// tree to publish. It survives a crash, so later stages resume from it.
+struct WorkTree: Sendable {
+    let root: URL
+
+    init(dataRoot: String, id: TaskID) {
+        root = URL(fileURLWithPath: dataRoot).appendingPathComponent("work").appendingPathComponent(id.rawValue)
+    }
+
+    var attachments: URL { root.appendingPathComponent("attachments") }
+    var tree: URL { root.appendingPathComponent("tree") }
+
+    /// Relative path → bytes for every regular file under `directory` (`.git` excluded).
+    static func files(under directory: URL) throws -> [String: Data] {
+        var files: [String: Data] = [:]
+        let base = directory.standardizedFileURL.path
+        guard let walker = FileManager.default.enumerator(atPath: base) else { return [:] }
+        while let relative = walker.nextObject() as? String {
+            if relative == ".git" || relative.hasPrefix(".git/") {
+                walker.skipDescendants()
+                continue
+            }
+            let path = "\(base)/\(relative)"
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            if attributes[.type] as? FileAttributeType == .typeRegular {
+                files[relative] = try Data(contentsOf: URL(fileURLWithPath: path))
+            }
+        }
+        return files
+    }
+
+    /// Replaces `directory`'s contents with `files` (paths already validated).
+    static func write(_ files: [String: Data], to directory: URL) throws {
+        try? FileManager.default.removeItem(at: directory)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for (path, bytes) in files {
+            let url = directory.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try bytes.write(to: url)
+        }
+    }
+}

@@ -1,0 +1,163 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+public import FoundationEssentials
+
+/// The Finisher's side of the spool: listing, claiming, moving, and the journal.
+extension SpoolDirectory {
+    /// File names in a queue, oldest first (by modification time, then name).
+    public func entries(in state: SpoolState) -> [String] {
+        let directory = "\(root)/\(state.rawValue)"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        return names.filter { !$0.hasPrefix(".") }
+            .map { name -> (String, Int) in
+                var info = stat()
+                return (name, stat("\(directory)/\(name)", &info) == 0 ? info.st_mtim.tv_sec : 0)
+            }
+            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+            .map(\.0)
+    }
+
+    /// The modification time of a queue entry.
+    public func modificationDate(of name: String, in state: SpoolState) -> Date? {
+        var info = stat()
+        guard stat("\(root)/\(state.rawValue)/\(name)", &info) == 0 else { return nil }
+        return Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
+    }
+
+    /// Reads a queue entry's bytes.
+    public func contents(of name: String, in state: SpoolState) throws(SpoolError) -> Data {
+        let path = "\(root)/\(state.rawValue)/\(name)"
+        guard let data = FileManager.default.contents(atPath: path) else { throw SpoolError("read", path: path, errno: errno) }
+        return data
+    }
+
+    /// Moves an entry between queues durably (rename, then fsync of both directories).
+    public func move(_ name: String, from source: SpoolState, to destination: SpoolState, as newName: String? = nil) throws(SpoolError) {
+        let from = "\(root)/\(source.rawValue)/\(name)"
+        let to = "\(root)/\(destination.rawValue)/\(newName ?? name)"
+        guard rename(from, to) == 0 else { throw SpoolError("rename", path: from, errno: errno) }
+        try Self.syncDirectory("\(root)/\(destination.rawValue)")
+        if source != destination { try Self.syncDirectory("\(root)/\(source.rawValue)") }
+    }
+
+    /// A task file held by this process: locked (`flock`) for as long as the claim lives.
+    public final class Claim: Sendable {
+        public let name: String
+        private let descriptor: Int32
+
+        init(name: String, descriptor: Int32) {
+            self.name = name
+            self.descriptor = descriptor
+        }
+
+        deinit { close(descriptor) }
+    }
+
+    /// Claims `incoming/NAME`: lock the file, then rename it into `active/`. Returns `nil` when
+    /// another Finisher holds it or took it first. Locking before the rename means `recover`
+    /// never sees an unlocked file in `active/` that a live Finisher is about to work on.
+    public func claim(_ name: String) throws(SpoolError) -> Claim? {
+        let path = "\(root)/\(SpoolState.incoming.rawValue)/\(name)"
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        // Still in incoming/ under this name? (It may have been claimed and moved on meanwhile.)
+        var opened = stat()
+        var current = stat()
+        guard fstat(fd, &opened) == 0, stat(path, &current) == 0, opened.st_ino == current.st_ino else {
+            close(fd)
+            return nil
+        }
+        do {
+            try move(name, from: .incoming, to: .active)
+        } catch {
+            close(fd)
+            if error.errno == ENOENT { return nil }
+            throw error
+        }
+        return Claim(name: name, descriptor: fd)
+    }
+
+    /// Whether a live process holds the lock on `active/NAME`.
+    public func isClaimed(_ name: String) -> Bool {
+        let fd = open("\(root)/\(SpoolState.active.rawValue)/\(name)", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return false
+        }
+        return true
+    }
+
+    // MARK: Journal
+
+    public func journalPath(_ name: String) -> String { "\(root)/journal/\(name).json" }
+
+    /// The journal of `id`, or `nil` if none was written yet.
+    public func readJournal(_ id: TaskID) throws -> TaskJournal? {
+        guard let data = FileManager.default.contents(atPath: journalPath(id.rawValue)) else { return nil }
+        return try Self.journalDecoder.decode(TaskJournal.self, from: data)
+    }
+
+    /// Replaces the journal atomically: temporary file, fdatasync, rename, directory fsync.
+    public func writeJournal(_ journal: TaskJournal) throws(SpoolError) {
+        let bytes: Data
+        do {
+            bytes = try Self.journalEncoder.encode(journal)
+        } catch {
+            throw SpoolError("encode journal", path: journal.id.rawValue, errno: EINVAL)
+        }
+        try replaceDurably(journalPath(journal.id.rawValue), with: bytes)
+    }
+
+    /// Why a manual drop-in was refused (kept beside the journals as `NAME.rejected`).
+    public func rejectionReason(_ name: String) -> String? {
+        FileManager.default.contents(atPath: "\(root)/journal/\(name).rejected").map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public func writeRejection(_ name: String, reason: String) throws(SpoolError) {
+        try replaceDurably("\(root)/journal/\(name).rejected", with: Data(reason.utf8))
+    }
+
+    public func removeRejection(_ name: String) {
+        unlink("\(root)/journal/\(name).rejected")
+    }
+
+    func replaceDurably(_ path: String, with bytes: Data) throws(SpoolError) {
+        let temporary = "\(path).tmp.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
+        try Self.writeDurably(bytes, to: temporary)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw SpoolError("rename", path: path, errno: code)
+        }
+        try Self.syncDirectory(String(path[..<path.lastIndex(of: "/")!]))
+    }
+
+    static func syncDirectory(_ path: String) throws(SpoolError) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SpoolError("open", path: path, errno: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw SpoolError("fsync", path: path, errno: errno) }
+    }
+
+    public static let journalEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    public static let journalDecoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }()
+}

@@ -1,0 +1,118 @@
+public import FoundationEssentials
+
+/// The pipeline's stages, in order (DESIGN.md §1).
+public enum Stage: String, CaseIterable, Sendable, Codable, Comparable {
+    case prepare, generate, scan, publish, pages, notify
+
+    public static func < (lhs: Stage, rhs: Stage) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// Everything the Finisher knows about one task: `journal/ID.json`, replaced atomically after
+/// every stage so a Finisher killed anywhere resumes from the last completed stage.
+public struct TaskJournal: Sendable, Codable, Equatable {
+    public var id: TaskID
+    public var task: String
+    public var round: Int
+    public var email: String
+    /// The queue the task was last moved to.
+    public var state: SpoolState
+    /// Stages completed, in order; a stage listed here is not run again.
+    public var completed: [Stage] = []
+    /// What completed stages produced.
+    public var outputs = Outputs()
+    /// Every stage run, failed or not.
+    public var attempts: [Attempt] = []
+    /// Every notification sent and its answer.
+    public var notifications: [NotificationAttempt] = []
+    /// When a deferred task is due again.
+    public var nextAttemptAt: Date?
+    /// Transient failures so far (drives the back-off).
+    public var deferrals: Int = 0
+    /// Why the task failed for good.
+    public var failure: String?
+    public var receivedAt: Date
+    /// When an operator last ran `retry`; the notify horizon counts from here after a retry.
+    public var retriedAt: Date?
+    public var updatedAt: Date
+
+    public init(id: TaskID, request: TaskRequest, receivedAt: Date, now: Date = .now) {
+        self.id = id
+        task = request.task
+        round = request.round
+        email = request.email
+        state = .active
+        self.receivedAt = receivedAt
+        updatedAt = now
+    }
+
+    /// The outputs the notification and the status surface report.
+    public struct Outputs: Sendable, Codable, Equatable {
+        public var repoURL: String?
+        public var commitSHA: String?
+        public var pagesURL: String?
+        /// Which generator produced the tree (`template` when no LLM was used).
+        public var generator: String?
+        /// Whether the Pages check saw the new commit's content before the notification.
+        public var pagesVerified: Bool?
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case repoURL = "repo_url", commitSHA = "commit_sha", pagesURL = "pages_url"
+            case generator, pagesVerified = "pages_verified"
+        }
+    }
+
+    /// One run of one stage.
+    public struct Attempt: Sendable, Codable, Equatable {
+        public var stage: Stage
+        public var startedAt: Date
+        public var finishedAt: Date?
+        /// `completed`, `transient`, `permanent`.
+        public var outcome: String
+        public var error: String?
+
+        public init(stage: Stage, startedAt: Date, finishedAt: Date?, outcome: String, error: String? = nil) {
+            self.stage = stage
+            self.startedAt = startedAt
+            self.finishedAt = finishedAt
+            self.outcome = outcome
+            self.error = error
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case stage, outcome, error, startedAt = "started_at", finishedAt = "finished_at"
+        }
+    }
+
+    /// One POST to `evaluation_url`.
+    public struct NotificationAttempt: Sendable, Codable, Equatable {
+        public var at: Date
+        /// The HTTP status, or `nil` when no answer came.
+        public var status: Int?
+        public var error: String?
+
+        public init(at: Date, status: Int?, error: String?) {
+            self.at = at
+            self.status = status
+            self.error = error
+        }
+    }
+
+    /// The last error recorded, for `status`.
+    public var lastError: String? {
+        failure ?? attempts.last(where: { $0.error != nil })?.error
+            ?? notifications.last(where: { $0.status != 200 }).map { $0.error ?? "HTTP \($0.status ?? 0)" }
+    }
+
+    /// The stage running or next to run.
+    public var currentStage: Stage? { Stage.allCases.first { !completed.contains($0) } }
+
+    enum CodingKeys: String, CodingKey {
+        case id, task, round, email, state, completed, outputs, attempts, notifications, deferrals, failure
+        case nextAttemptAt = "next_attempt_at", receivedAt = "received_at", updatedAt = "updated_at"
+        case retriedAt = "retried_at"
+    }
+}
