@@ -21,10 +21,12 @@ final class ChildProcess: @unchecked Sendable {
     var pid: Int32 { process.processIdentifier }
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    /// Sends `signal` and waits for the exit.
+    /// Sends `signal` and waits for the exit; SIGKILL after 5 s. (Children started from the
+    /// test runner's threads may inherit a mask that blocks SIGTERM.)
     func stop(signal: Int32 = SIGTERM) {
         guard process.isRunning else { return }
         kill(process.processIdentifier, signal)
+        if waitForExit(timeout: 5) == nil { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 
@@ -58,12 +60,9 @@ enum Paths {
     static func product(_ name: String) -> String { "\(products)/\(name)" }
 
     static func which(_ name: String) -> String? {
-        for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(separator: ":")
-            + ["/usr/sbin", "/sbin"]
-        where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
-            return "\(directory)/\(name)"
-        }
-        return nil
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
+        return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     static func temporaryDirectory(_ label: String) -> String {

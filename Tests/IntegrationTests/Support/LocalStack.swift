@@ -9,6 +9,7 @@ final class LocalStack: @unchecked Sendable {
     var environment: [String: String]
     private(set) var handler: ChildProcess?
     private(set) var nginx: ChildProcess?
+    private(set) var fcgiwrap: ChildProcess?
 
     var spool: String { "\(home)/spool" }
     var socketPath: String { "\(home)/run/handler.sock" }
@@ -16,7 +17,7 @@ final class LocalStack: @unchecked Sendable {
     init(environment extra: [String: String] = [:]) throws {
         home = Paths.temporaryDirectory("stack")
         port = HTTPClient.freePort()
-        for directory in ["run", "log", "nginx", "spool"] {
+        for directory in ["run", "log", "nginx", "spool", "data/git", "data/pages"] {
             try FileManager.default.createDirectory(atPath: "\(home)/\(directory)", withIntermediateDirectories: true)
         }
         environment = [
@@ -24,6 +25,7 @@ final class LocalStack: @unchecked Sendable {
             "LLM_DEPLOY_HOME": home,
             "LLM_DEPLOY_SECRET": secret,
             "LLM_DEPLOY_WAKE": "none",
+            "LLM_DEPLOY_PUBLIC_URL": "http://127.0.0.1:\(port)",
         ].merging(extra) { _, new in new }
     }
 
@@ -42,6 +44,9 @@ final class LocalStack: @unchecked Sendable {
         guard let nginxPath = Paths.which("nginx") else { throw HTTPClient.Failure(description: "nginx is not installed") }
         nginx = try ChildProcess(nginxPath, ["-p", home, "-c", "\(home)/nginx.conf", "-e", "stderr", "-g", "daemon off;"],
                                  environment: environment, logPath: "\(home)/log/nginx.out")
+        if let path = Paths.which("fcgiwrap") {
+            fcgiwrap = try ChildProcess(path, ["-s", "unix:\(home)/run/fcgiwrap.sock"], environment: environment, logPath: "\(home)/log/fcgiwrap.log")
+        }
         try startHandler()
         guard eventually({ HTTPClient.isListening(port: self.port) }) else {
             throw HTTPClient.Failure(description: "nginx did not start: \(nginx!.log)")
@@ -60,6 +65,7 @@ final class LocalStack: @unchecked Sendable {
 
     func stop() {
         handler?.stop()
+        fcgiwrap?.stop(signal: SIGKILL)
         nginx?.stop(signal: SIGQUIT)
     }
 
@@ -83,6 +89,53 @@ final class LocalStack: @unchecked Sendable {
         ["tmp", "incoming", "active", "deferred", "done", "failed"].flatMap { queue in
             ((try? FileManager.default.contentsOfDirectory(atPath: "\(spool)/\(queue)")) ?? []).map { "\(queue)/\($0)" }
         }
+    }
+}
+
+extension LocalStack {
+    /// Runs `llm-deploy-finisher ARGUMENTS` with the stack's environment and waits for it.
+    @discardableResult
+    func finisher(_ arguments: [String], environment extra: [String: String] = [:], timeout: TimeInterval = 120) throws -> (status: Int32, reason: Process.TerminationReason, log: String) {
+        let child = try ChildProcess(
+            Paths.product("llm-deploy-finisher"), arguments, environment: environment.merging(extra) { _, new in new },
+            logPath: "\(home)/log/finisher-\(UUID().uuidString.prefix(8)).log")
+        guard child.waitForExit(timeout: timeout) != nil else {
+            child.stop(signal: SIGKILL)
+            throw HTTPClient.Failure(description: "llm-deploy-finisher \(arguments.joined(separator: " ")) did not finish in \(Int(timeout)) s: \(child.log)")
+        }
+        return (child.process.terminationStatus, child.process.terminationReason, child.log)
+    }
+
+    /// The journal of a task, decoded.
+    func journal(_ id: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(spool)/journal/\(id).json"))
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+
+    /// Spools a request through nginx and the Handler; returns its task ID.
+    func submit(_ changes: [String: Any?] = [:]) throws -> String {
+        let response = try HTTPClient.postJSON(port: port, request(changes))
+        guard response.status == 200, let id = response.json?["id"] as? String else {
+            throw HTTPClient.Failure(description: "submit: \(response.status) \(response.text)")
+        }
+        return id
+    }
+
+    /// Runs git in the test's own clean configuration.
+    func git(_ arguments: [String], in directory: String? = nil) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        process.arguments = (directory.map { ["-C", $0] } ?? []) + arguments
+        process.environment = ["PATH": "/usr/bin:/bin", "HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else { throw HTTPClient.Failure(description: "git \(arguments.joined(separator: " ")): \(text)") }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 

@@ -1,0 +1,227 @@
+import Foundation
+import Spool
+import Testing
+
+/// The Finisher engine against real nginx, real git and a loopback evaluator (issue: Finisher).
+@Suite(.serialized) struct FinisherTests {
+    /// Notifications the evaluator received for one nonce, as JSON objects.
+    static func notifications(_ evaluator: Peer, nonce: String) throws -> [[String: Any]] {
+        try evaluator.requests().compactMap { $0["json"] as? [String: Any] }.filter { $0["nonce"] as? String == nonce }
+    }
+
+    @Test func aRequestBecomesACommitAPageAndOneNotification() throws {
+        let evaluator = try Peer("evaluator.py")
+        let wake = "\(Paths.product("llm-deploy-finisher")) drain"
+        try withStack(environment: ["LLM_DEPLOY_WAKE": wake]) { stack in
+            let nonce = "round-one"
+            let id = try stack.submit(["nonce": nonce, "task": "sum-of-sales", "evaluation_url": "\(evaluator.url)/notify"])
+            var received: [[String: Any]] = []
+            #expect(eventually(timeout: 30) {
+                received = (try? Self.notifications(evaluator, nonce: nonce)) ?? []
+                return !received.isEmpty
+            }, "no notification; log: \(stack.handler!.log)")
+            let payload = try #require(received.first)
+            #expect(Set(payload.keys) == ["email", "task", "round", "nonce", "repo_url", "commit_sha", "pages_url"])
+            #expect(payload["email"] as? String == "student@example.com")
+            #expect(payload["task"] as? String == "sum-of-sales")
+            #expect(payload["round"] as? Int == 1)
+            let repoURL = try #require(payload["repo_url"] as? String)
+            let pagesURL = try #require(payload["pages_url"] as? String)
+            let sha = try #require(payload["commit_sha"] as? String)
+            #expect(sha.count == 40 && sha.allSatisfy(\.isHexDigit))
+            #expect(try evaluator.requests().first?["headers"].flatMap { ($0 as? [String: String])?.first { $0.key.lowercased() == "content-type" }?.value } == "application/json")
+
+            // The repository clones over HTTP and holds the licence, README, app and attachment.
+            let clone = "\(stack.home)/clone"
+            _ = try stack.git(["clone", "--quiet", repoURL, clone])
+            #expect(try stack.git(["rev-parse", "HEAD"], in: clone) == sha)
+            let license = try String(contentsOfFile: "\(clone)/LICENSE", encoding: .utf8)
+            #expect(license.hasPrefix("MIT License") && license.contains("Permission is hereby granted, free of charge"))
+            let readme = try String(contentsOfFile: "\(clone)/README.md", encoding: .utf8)
+            for section in ["Summary", "Setup", "Usage", "Code", "License"] { #expect(readme.contains("## \(section)")) }
+            #expect(try Data(contentsOf: URL(fileURLWithPath: "\(clone)/data.csv")) == Data("a,b\n1,2\n".utf8))
+            let index = try Data(contentsOf: URL(fileURLWithPath: "\(clone)/index.html"))
+
+            // The page is live with the committed bytes, the attachment beside it.
+            let pagesPath = String(pagesURL.dropFirst("http://127.0.0.1:\(stack.port)".count))
+            let page = try HTTPClient.send(port: stack.port, method: "GET", path: pagesPath)
+            #expect(page.status == 200)
+            #expect(page.body == index)
+            #expect(try HTTPClient.send(port: stack.port, method: "GET", path: pagesPath + "data.csv").body == Data("a,b\n1,2\n".utf8))
+
+            // One build, exactly one notification, every stage journaled once.
+            usleep(300_000)
+            #expect(try Self.notifications(evaluator, nonce: nonce).count == 1)
+            #expect(eventually { FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)") })
+            let journal = try stack.journal(id)
+            #expect(journal["completed"] as? [String] == Stage.allCases.map(\.rawValue))
+            #expect(journal["state"] as? String == "done")
+        }
+    }
+
+    @Test func roundTwoChangesTheSameRepositoryOnTopOfRoundOne() throws {
+        let evaluator = try Peer("evaluator.py")
+        try withStack { stack in
+            let url = "\(evaluator.url)/notify"
+            // Round 2 arrives first on disk: it must still wait for round 1.
+            let second = try stack.submit(["task": "two-rounds", "round": 2, "nonce": "r2", "brief": "Add a footer.", "evaluation_url": url])
+            let first = try stack.submit(["task": "two-rounds", "round": 1, "nonce": "r1", "evaluation_url": url])
+            try stack.finisher(["drain"])
+            let one = try #require(try Self.notifications(evaluator, nonce: "r1").first)
+            let two = try #require(try Self.notifications(evaluator, nonce: "r2").first)
+            #expect(one["repo_url"] as? String == two["repo_url"] as? String)
+            #expect(two["round"] as? Int == 2)
+            let bare = "\(stack.home)/data/git/two-rounds.git"
+            let sha2 = try #require(two["commit_sha"] as? String)
+            #expect(try stack.git(["rev-parse", "\(sha2)^"], in: bare) == one["commit_sha"] as? String)
+            #expect(try stack.git(["rev-list", "--count", "main"], in: bare) == "2")
+            let page = try HTTPClient.send(port: stack.port, method: "GET", path: "/pages/two-rounds/")
+            #expect(page.text.contains("Round 2") && page.text.contains("Add a footer."))
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(first)"))
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(second)"))
+        }
+    }
+
+    /// SIGKILL right after each stage is journaled, then `recover`: one repository, one commit,
+    /// and the notification with the right payload.
+    @Test(arguments: Stage.allCases)
+    func aFinisherKilledAfterAStageResumes(_ stage: Stage) throws {
+        let evaluator = try Peer("evaluator.py")
+        try withStack { stack in
+            let task = "crash-after-\(stage.rawValue)"
+            let id = try stack.submit(["task": task, "nonce": "n-\(stage.rawValue)", "evaluation_url": "\(evaluator.url)/notify"])
+            let killed = try stack.finisher(["drain"], environment: ["LLM_DEPLOY_TEST_KILL_AFTER": stage.rawValue])
+            #expect(killed.reason == .uncaughtSignal && killed.status == SIGKILL)
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/active/\(id)"))
+            let journal = try stack.journal(id)
+            #expect((journal["completed"] as? [String])?.last == stage.rawValue)
+
+            let recovered = try stack.finisher(["recover"])
+            #expect(recovered.status == 0, "\(recovered.log)")
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
+            let bare = "\(stack.home)/data/git/\(task).git"
+            #expect(try stack.git(["rev-list", "--count", "main"], in: bare) == "1")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(stack.home)/data/git").filter { !$0.hasPrefix(".") } == ["\(task).git"])
+            let sent = try Self.notifications(evaluator, nonce: "n-\(stage.rawValue)")
+            #expect(sent.count == 1, "notified \(sent.count) times")
+            #expect(sent.first?["commit_sha"] as? String == (try stack.git(["rev-parse", "main"], in: bare)))
+        }
+    }
+
+    @Test func theNotificationIsResentAfterOneTwoAndFourSeconds() throws {
+        let evaluator = try Peer("evaluator.py", ["--fail", "3"])
+        try withStack { stack in
+            let id = try stack.submit(["nonce": "retry", "evaluation_url": "\(evaluator.url)/notify"])
+            try stack.finisher(["drain"])
+            let times = try evaluator.requests().filter { ($0["json"] as? [String: Any])?["nonce"] as? String == "retry" }
+                .compactMap { $0["t"] as? Double }
+            #expect(times.count == 4)
+            let gaps = zip(times.dropFirst(), times).map { $0 - $1 }
+            for (gap, expected) in zip(gaps, [1.0, 2.0, 4.0]) {
+                #expect(gap >= expected * 0.9 && gap < expected + 1.5, "gap \(gap) for \(expected)")
+            }
+            let journal = try stack.journal(id)
+            let statuses = (journal["notifications"] as? [[String: Any]])?.map { $0["status"] as? Int }
+            #expect(statuses == [500, 500, 500, 200])
+        }
+    }
+
+    @Test func anEvaluatorDownPastTheHorizonFailsTheTaskAndRetryRecoversIt() throws {
+        let evaluator = try Peer("evaluator.py", ["--status", "503"])
+        try withStack(environment: ["LLM_DEPLOY_NOTIFY_HORIZON": "3"]) { stack in
+            let id = try stack.submit(["nonce": "horizon", "evaluation_url": "\(evaluator.url)/notify"])
+            try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/failed/\(id)"))
+            let failure = try stack.journal(id)["failure"] as? String
+            #expect(failure?.contains("horizon") == true && failure?.contains("503") == true, "\(failure ?? "nil")")
+            // The operator sees why, then retries once the evaluator is back.
+            let status = try stack.finisher(["status"])
+            #expect(status.status == 0)
+            try evaluator.configure([:])
+            let retried = try stack.finisher(["retry", id])
+            #expect(retried.status == 0, "\(retried.log)")
+            try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
+            #expect(try Self.notifications(evaluator, nonce: "horizon").last.map { _ in true } == true)
+        }
+    }
+
+    @Test func twoFinishersRacingProcessEachTaskExactlyOnce() throws {
+        let evaluator = try Peer("evaluator.py")
+        try withStack(environment: ["LLM_DEPLOY_SLOTS": "2"]) { stack in
+            let ids = try (0..<20).map { try stack.submit(["task": "race-\($0)", "nonce": "race-\($0)", "evaluation_url": "\(evaluator.url)/notify"]) }
+            let shared = stack
+            let results = concurrently(2) { _ in (try? shared.finisher(["drain"]))?.status ?? -1 }
+            #expect(results == [0, 0])
+            for id in ids {
+                #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
+                let attempts = try stack.journal(id)["attempts"] as? [[String: Any]] ?? []
+                #expect(attempts.count == Stage.allCases.count, "\(id) ran \(attempts.count) stages")
+            }
+            let nonces = try evaluator.requests().compactMap { ($0["json"] as? [String: Any])?["nonce"] as? String }
+            #expect(nonces.count == 20 && Set(nonces).count == 20)
+        }
+    }
+
+    @Test func badDropInsFailWithAReasonAndOthersStillRun() throws {
+        let evaluator = try Peer("evaluator.py")
+        try withStack { stack in
+            let incoming = "\(stack.spool)/incoming"
+            func drop(_ name: String, _ object: [String: Any]) throws {
+                try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: "\(incoming)/\(name)"))
+            }
+            var valid = stack.request(["nonce": "manual", "task": "manual-drop", "evaluation_url": "\(evaluator.url)/notify"])
+            valid.removeValue(forKey: "secret")
+            try Data("{ this is not json".utf8).write(to: URL(fileURLWithPath: "\(incoming)/garbage.json"))
+            try drop("hostile.json", stack.request(["nonce": "h", "attachments": [["name": "../../escape.txt", "url": "data:,x"]]]))
+            try drop("undecodable.json", stack.request(["nonce": "u", "attachments": [["name": "a.png", "url": "data:image/png;base64,%%%"]]]))
+            try drop("manual.json", valid)
+            let run = try stack.finisher(["drain"])
+            #expect(run.status == 0, "\(run.log)")
+            let failed = Set(try FileManager.default.contentsOfDirectory(atPath: "\(stack.spool)/failed"))
+            #expect(failed == ["garbage.json", "hostile.json", "undecodable.json"])
+            let reasons = [
+                "garbage.json": "body is not valid JSON", "hostile.json": "attachments[0].name",
+                "undecodable.json": "attachments[0].url",
+            ]
+            for (name, words) in reasons {
+                let reason = try String(contentsOfFile: "\(stack.spool)/journal/\(name).rejected", encoding: .utf8)
+                #expect(reason.contains(words), "\(name): \(reason)")
+            }
+            #expect(try Self.notifications(evaluator, nonce: "manual").count == 1)
+            let status = try stack.finisher(["status", "--json"])
+            let rows = try JSONSerialization.jsonObject(with: Data(status.log.utf8)) as? [[String: Any]] ?? []
+            #expect(rows.filter { $0["state"] as? String == "failed" }.count == 3)
+            #expect(rows.filter { $0["state"] as? String == "done" }.count == 1)
+        }
+    }
+
+    @Test func theSystemdUnitsVerify() throws {
+        guard let analyze = Paths.which("systemd-analyze") else {
+            Issue.record("systemd-analyze is missing: scripts/setup installs the systemd package")
+            return
+        }
+        let directory = Paths.temporaryDirectory("units")
+        let units = "\(Paths.packageRoot)/deploy/systemd"
+        var paths: [String] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: units).sorted() {
+            // verify checks that ExecStart exists: point it at this build's executables.
+            let text = try String(contentsOfFile: "\(units)/\(name)", encoding: .utf8)
+                .replacingOccurrences(of: "/usr/local/bin/", with: "\(Paths.products)/")
+            try text.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
+            paths.append("\(directory)/\(name)")
+        }
+        #expect(paths.count == 6)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: analyze)
+        process.arguments = ["verify", "--man=no"] + paths
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.isEmpty, "warnings: \(text)")
+    }
+}
