@@ -46,8 +46,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Real processes and loopback peers for the tests: nginx, the Handler, Tests/Peers/*.py.
+        .target(name: "TestSupport", dependencies: ["Spool"], path: "Tests/TestSupport"),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
         .testTarget(name: "HandlerTests", dependencies: ["Handler", "Spool"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Spool"]),
+        .testTarget(name: "FinisherTests", dependencies: ["Finisher", "Spool", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Spool", "TestSupport"]),
     ]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import Spool
 import Testing
+import TestSupport
 
 /// The accept path through real nginx and the real Handler on loopback (issue: accept path).
 @Suite(.serialized) struct AcceptPathTests {

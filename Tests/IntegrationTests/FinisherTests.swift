@@ -1,6 +1,7 @@
 import Foundation
 import Spool
 import Testing
+import TestSupport
 
 /// The Finisher engine against real nginx, real git and a loopback evaluator (issue: Finisher).
 @Suite(.serialized) struct FinisherTests {

@@ -2,11 +2,11 @@ import Foundation
 
 /// A loopback test peer from Tests/Peers (evaluator, OpenAI-compatible server, GitHub
 /// emulator): a real HTTP server in its own process, announcing its port with `READY <port>`.
-final class Peer: @unchecked Sendable {
-    let process = Process()
-    let port: Int
+public final class Peer: @unchecked Sendable {
+    public let process = Process()
+    public let port: Int
 
-    init(_ script: String, _ arguments: [String] = []) throws {
+    public init(_ script: String, _ arguments: [String] = []) throws {
         guard let python = Paths.which("python3") else { throw HTTPClient.Failure(description: "python3 is not installed") }
         process.executableURL = URL(fileURLWithPath: python)
         process.arguments = ["\(Paths.packageRoot)/Tests/Peers/\(script)", "--port", "0"] + arguments
@@ -31,11 +31,11 @@ final class Peer: @unchecked Sendable {
 
     deinit { stop() }
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    public var url: String { "http://127.0.0.1:\(port)" }
 
     /// SIGKILL: a peer keeps no state worth a clean exit, and children of the test runner may
     /// inherit a signal mask that blocks SIGTERM.
-    func stop() {
+    public func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
@@ -43,13 +43,13 @@ final class Peer: @unchecked Sendable {
     }
 
     /// The requests the peer recorded (`GET /_peer/requests`).
-    func requests(path: String = "/_peer/requests") throws -> [[String: Any]] {
+    public func requests(path: String = "/_peer/requests") throws -> [[String: Any]] {
         let response = try HTTPClient.send(port: port, method: "GET", path: path)
         return (try JSONSerialization.jsonObject(with: response.body) as? [[String: Any]]) ?? []
     }
 
     /// Changes the peer's behaviour at runtime (`POST /_peer/config`).
-    func configure(_ settings: [String: Any], path: String = "/_peer/config") throws {
+    public func configure(_ settings: [String: Any], path: String = "/_peer/config") throws {
         let response = try HTTPClient.postJSON(port: port, path: path, settings)
         guard response.status == 200 else { throw HTTPClient.Failure(description: "configure: \(response.status) \(response.text)") }
     }

@@ -2,19 +2,19 @@ import Foundation
 
 /// nginx (rendered from deploy/nginx.conf by scripts/nginx-conf) and the Handler, started for
 /// real in a temporary state directory, as `scripts/up` does.
-final class LocalStack: @unchecked Sendable {
-    let home: String
-    let port: Int
-    let secret = "test-secret-\(UUID().uuidString)"
-    var environment: [String: String]
-    private(set) var handler: ChildProcess?
-    private(set) var nginx: ChildProcess?
-    private(set) var fcgiwrap: ChildProcess?
+public final class LocalStack: @unchecked Sendable {
+    public let home: String
+    public let port: Int
+    public let secret = "test-secret-\(UUID().uuidString)"
+    public var environment: [String: String]
+    public private(set) var handler: ChildProcess?
+    public private(set) var nginx: ChildProcess?
+    public private(set) var fcgiwrap: ChildProcess?
 
-    var spool: String { "\(home)/spool" }
-    var socketPath: String { "\(home)/run/handler.sock" }
+    public var spool: String { "\(home)/spool" }
+    public var socketPath: String { "\(home)/run/handler.sock" }
 
-    init(environment extra: [String: String] = [:]) throws {
+    public init(environment extra: [String: String] = [:]) throws {
         home = Paths.temporaryDirectory("stack")
         port = HTTPClient.freePort()
         for directory in ["run", "log", "nginx", "spool", "data/git", "data/pages"] {
@@ -30,7 +30,7 @@ final class LocalStack: @unchecked Sendable {
     }
 
     /// Renders and starts nginx, then the Handler; waits until both answer.
-    func start() throws {
+    public func start() throws {
         let render = Process()
         render.executableURL = URL(fileURLWithPath: "\(Paths.packageRoot)/scripts/nginx-conf")
         render.arguments = [home, String(port)]
@@ -53,7 +53,7 @@ final class LocalStack: @unchecked Sendable {
         }
     }
 
-    func startHandler() throws {
+    public func startHandler() throws {
         // A killed Handler leaves its socket file behind; wait for the new one, not the old.
         unlink(socketPath)
         handler = try ChildProcess(Paths.product("llm-deploy-handler"), ["--socket", socketPath],
@@ -63,14 +63,14 @@ final class LocalStack: @unchecked Sendable {
         }
     }
 
-    func stop() {
+    public func stop() {
         handler?.stop()
         fcgiwrap?.stop(signal: SIGKILL)
         nginx?.stop(signal: SIGQUIT)
     }
 
     /// A valid request body for this stack; `changes` replace or (with `nil`) remove fields.
-    func request(_ changes: [String: Any?] = [:]) -> [String: Any] {
+    public func request(_ changes: [String: Any?] = [:]) -> [String: Any] {
         var object: [String: Any] = [
             "email": "student@example.com", "secret": secret, "task": "captcha-solver-3f2a1", "round": 1,
             "nonce": UUID().uuidString, "brief": "Create a page that shows the sum of the CSV's numbers.",
@@ -85,17 +85,17 @@ final class LocalStack: @unchecked Sendable {
     }
 
     /// Every file in the spool's queues and tmp/.
-    func spooledFiles() -> [String] {
+    public func spooledFiles() -> [String] {
         ["tmp", "incoming", "active", "deferred", "done", "failed"].flatMap { queue in
             ((try? FileManager.default.contentsOfDirectory(atPath: "\(spool)/\(queue)")) ?? []).map { "\(queue)/\($0)" }
         }
     }
 }
 
-extension LocalStack {
+public extension LocalStack {
     /// Runs `llm-deploy-finisher ARGUMENTS` with the stack's environment and waits for it.
     @discardableResult
-    func finisher(_ arguments: [String], environment extra: [String: String] = [:], timeout: TimeInterval = 120) throws -> (status: Int32, reason: Process.TerminationReason, log: String) {
+    public func finisher(_ arguments: [String], environment extra: [String: String] = [:], timeout: TimeInterval = 120) throws -> (status: Int32, reason: Process.TerminationReason, log: String) {
         let child = try ChildProcess(
             Paths.product("llm-deploy-finisher"), arguments, environment: environment.merging(extra) { _, new in new },
             logPath: "\(home)/log/finisher-\(UUID().uuidString.prefix(8)).log")
@@ -107,13 +107,13 @@ extension LocalStack {
     }
 
     /// The journal of a task, decoded.
-    func journal(_ id: String) throws -> [String: Any] {
+    public func journal(_ id: String) throws -> [String: Any] {
         let data = try Data(contentsOf: URL(fileURLWithPath: "\(spool)/journal/\(id).json"))
         return try JSONSerialization.jsonObject(with: data) as! [String: Any]
     }
 
     /// Spools a request through nginx and the Handler; returns its task ID.
-    func submit(_ changes: [String: Any?] = [:]) throws -> String {
+    public func submit(_ changes: [String: Any?] = [:]) throws -> String {
         let response = try HTTPClient.postJSON(port: port, request(changes))
         guard response.status == 200, let id = response.json?["id"] as? String else {
             throw HTTPClient.Failure(description: "submit: \(response.status) \(response.text)")
@@ -122,7 +122,7 @@ extension LocalStack {
     }
 
     /// Runs git in the test's own clean configuration.
-    func git(_ arguments: [String], in directory: String? = nil) throws -> String {
+    public func git(_ arguments: [String], in directory: String? = nil) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
         process.arguments = (directory.map { ["-C", $0] } ?? []) + arguments
@@ -140,7 +140,7 @@ extension LocalStack {
 }
 
 /// Starts a stack, runs `body`, and stops the stack whatever happens.
-func withStack<T>(environment: [String: String] = [:], _ body: (LocalStack) throws -> T) throws -> T {
+public func withStack<T>(environment: [String: String] = [:], _ body: (LocalStack) throws -> T) throws -> T {
     let stack = try LocalStack(environment: environment)
     defer { stack.stop() }
     try stack.start()

@@ -1,11 +1,11 @@
 import Foundation
 
 /// A process a test starts and must stop: output goes to a log file the test can read.
-final class ChildProcess: @unchecked Sendable {
-    let process = Process()
-    let logPath: String
+public final class ChildProcess: @unchecked Sendable {
+    public let process = Process()
+    public let logPath: String
 
-    init(_ executable: String, _ arguments: [String], environment: [String: String], logPath: String) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String], logPath: String) throws {
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -18,12 +18,12 @@ final class ChildProcess: @unchecked Sendable {
         try process.run()
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    public var pid: Int32 { process.processIdentifier }
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
     /// Sends `signal` and waits for the exit; SIGKILL after 5 s. (Children started from the
     /// test runner's threads may inherit a mask that blocks SIGTERM.)
-    func stop(signal: Int32 = SIGTERM) {
+    public func stop(signal: Int32 = SIGTERM) {
         guard process.isRunning else { return }
         kill(process.processIdentifier, signal)
         if waitForExit(timeout: 5) == nil { kill(process.processIdentifier, SIGKILL) }
@@ -31,7 +31,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// Waits for the process to exit by itself, up to `timeout`; returns its status or `nil`.
-    func waitForExit(timeout: TimeInterval) -> Int32? {
+    public func waitForExit(timeout: TimeInterval) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(20_000) }
         return process.isRunning ? nil : process.terminationStatus
@@ -39,16 +39,16 @@ final class ChildProcess: @unchecked Sendable {
 }
 
 /// Paths of this package and its built products.
-enum Paths {
+public enum Paths {
     /// The package root, from this file's location.
-    static let packageRoot: String = {
+    public static let packageRoot: String = {
         var url = URL(fileURLWithPath: #filePath)
         for _ in 0..<4 { url.deleteLastPathComponent() }
         return url.path
     }()
 
     /// Where `swift build` put the executables: beside the test bundle.
-    static let products: String = {
+    public static let products: String = {
         if let override = ProcessInfo.processInfo.environment["LLM_DEPLOY_BIN_DIR"] { return override }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var url = URL(fileURLWithPath: executable).deletingLastPathComponent()
@@ -57,15 +57,15 @@ enum Paths {
         return url.path
     }()
 
-    static func product(_ name: String) -> String { "\(products)/\(name)" }
+    public static func product(_ name: String) -> String { "\(products)/\(name)" }
 
-    static func which(_ name: String) -> String? {
+    public static func which(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         let directories = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/sbin"]
         return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    static func temporaryDirectory(_ label: String) -> String {
+    public static func temporaryDirectory(_ label: String) -> String {
         let path = "/tmp/llm-deploy-\(label)-\(UUID().uuidString.prefix(8))"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
@@ -73,7 +73,7 @@ enum Paths {
 }
 
 /// Polls `condition` every 20 ms until it holds or `timeout` passes.
-func eventually(timeout: TimeInterval = 10, _ condition: () -> Bool) -> Bool {
+public func eventually(timeout: TimeInterval = 10, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     while Date() < deadline {
         if condition() { return true }
@@ -83,7 +83,7 @@ func eventually(timeout: TimeInterval = 10, _ condition: () -> Bool) -> Bool {
 }
 
 /// Runs `body` on `count` threads at once and returns their results in order.
-func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+public func concurrently<T: Sendable>(_ count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
     let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
     results.initialize(repeating: nil)
     defer { results.deallocate() }

@@ -1,23 +1,24 @@
 import Foundation
 
 /// An HTTP/1.1 response as a test sees it.
-struct HTTPResponse: Sendable {
-    var status: Int
-    var headers: [String: String]
-    var body: Data
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: Data
 
-    var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
-    var text: String { String(decoding: body, as: UTF8.self) }
+    public var json: [String: Any]? { try? JSONSerialization.jsonObject(with: body) as? [String: Any] }
+    public var text: String { String(decoding: body, as: UTF8.self) }
 }
 
 /// A deliberately plain HTTP/1.1 client over a loopback TCP socket, so tests control every
 /// byte sent (methods, missing headers, hostile bodies) and see every byte returned.
-enum HTTPClient {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+public enum HTTPClient {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
     }
 
-    static func send(
+    public static func send(
         port: Int, method: String = "POST", path: String, headers: [String: String] = [:], body: Data = Data(),
         timeout: TimeInterval = 30
     ) throws -> HTTPResponse {
@@ -54,7 +55,7 @@ enum HTTPClient {
     }
 
     /// POSTs a JSON value with `Content-Type: application/json`.
-    static func postJSON(port: Int, path: String = "/request", _ object: Any) throws -> HTTPResponse {
+    public static func postJSON(port: Int, path: String = "/request", _ object: Any) throws -> HTTPResponse {
         try send(port: port, path: path, headers: ["Content-Type": "application/json"],
                  body: JSONSerialization.data(withJSONObject: object))
     }
@@ -105,7 +106,7 @@ enum HTTPClient {
     }
 
     /// A TCP port that was free a moment ago.
-    static func freePort() -> Int {
+    public static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -123,7 +124,7 @@ enum HTTPClient {
     }
 
     /// Whether something accepts connections on `port`.
-    static func isListening(port: Int) -> Bool {
+    public static func isListening(port: Int) -> Bool {
         (try? send(port: port, method: "GET", path: "/healthz", timeout: 2)) != nil
     }
 }
