@@ -35,13 +35,23 @@ struct FinisherContext {
         }
     }
 
+    func forge(client: WebClient) -> any Forge {
+        switch configuration.forge {
+        case .local:
+            LocalForge(dataRoot: configuration.dataRoot, publicURL: configuration.publicURL,
+                       authorName: configuration.authorName, authorEmail: configuration.authorEmail)
+        case .github(let apiURL, let token, let owner):
+            GitHubForge(api: GitHubAPI(baseURL: apiURL, token: token, client: client), owner: owner,
+                        authorName: configuration.authorName, authorEmail: configuration.authorEmail)
+        }
+    }
+
     func worker() -> SpoolWorker {
         let client = WebClient()
         let engine = PipelineEngine(
             spool: spool, configuration: configuration,
             generator: TemplateGenerator(), fallbackGenerator: TemplateGenerator(),
-            forge: LocalForge(dataRoot: configuration.dataRoot, publicURL: configuration.publicURL,
-                              authorName: configuration.authorName, authorEmail: configuration.authorEmail),
+            forge: forge(client: client),
             notifier: HTTPNotifier(client: client),
             scanner: SecretScanner(configuredSecrets: configuration.secrets),
             pages: PagesVerifier(client: client),
@@ -142,11 +152,7 @@ extension FinisherCommand {
         var paths: [String]
 
         func run() throws {
-            let environment = ServiceEnvironment()
-            var secrets: [String] = []
-            for name in ["LLM_DEPLOY_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY"] {
-                if let value = try environment.secret(name) { secrets.append(value) }
-            }
+            let secrets = try FinisherConfiguration.secrets(in: ServiceEnvironment())
             var files: [String: Data] = [:]
             for path in paths {
                 var isDirectory: ObjCBool = false

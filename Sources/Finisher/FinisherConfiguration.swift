@@ -9,7 +9,7 @@ struct FinisherConfiguration: Sendable {
     var deadline: TimeInterval
     var notifyHorizon: TimeInterval
     var publicURL: String
-    var forge: String
+    var forge: ForgeSettings
     var authorName: String
     var authorEmail: String
     /// Every secret the service holds, for the scanner (never logged).
@@ -24,17 +24,50 @@ struct FinisherConfiguration: Sendable {
         deadline = TimeInterval(try environment.integer("LLM_DEPLOY_DEADLINE", default: 600, in: 10...86_400))
         notifyHorizon = TimeInterval(try environment.integer("LLM_DEPLOY_NOTIFY_HORIZON", default: 3600, in: 1...604_800))
         publicURL = environment["LLM_DEPLOY_PUBLIC_URL"] ?? "http://127.0.0.1:8080"
-        forge = environment["LLM_DEPLOY_FORGE"] ?? "local"
-        guard forge == "local" else {
-            throw ConfigurationError(variable: "LLM_DEPLOY_FORGE", reason: "must be local (the GitHub forge is not built yet), not \(forge)")
-        }
+        forge = try ForgeSettings(environment: environment)
         authorName = environment["LLM_DEPLOY_GIT_AUTHOR_NAME"] ?? "llm-deploy"
         authorEmail = environment["LLM_DEPLOY_GIT_AUTHOR_EMAIL"] ?? "llm-deploy@localhost"
+        self.secrets = try Self.secrets(in: environment)
+        killAfter = environment["LLM_DEPLOY_TEST_KILL_AFTER"].flatMap(Stage.init(rawValue:))
+    }
+
+    /// Every secret configured for the service: what the scanner must never let through.
+    static func secrets(in environment: ServiceEnvironment) throws(ConfigurationError) -> [String] {
         var secrets: [String] = []
         for name in ["LLM_DEPLOY_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY"] {
             if let value = try environment.secret(name) { secrets.append(value) }
         }
-        self.secrets = secrets
-        killAfter = environment["LLM_DEPLOY_TEST_KILL_AFTER"].flatMap(Stage.init(rawValue:))
+        if let path = environment["LLM_DEPLOY_SECRETS_FILE"] {
+            let text = try ServiceEnvironment.readFile(path, variable: "LLM_DEPLOY_SECRETS_FILE")
+            if let object = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) {
+                secrets += object.values
+            }
+        }
+        return secrets
+    }
+}
+
+/// Which forge publishes, with its settings.
+enum ForgeSettings: Sendable {
+    case local
+    /// `GITHUB_API_URL`, `GITHUB_TOKEN` (or `_FILE`), `GITHUB_OWNER` (default: the token's user).
+    case github(apiURL: String, token: String, owner: String?)
+
+    init(environment: ServiceEnvironment) throws(ConfigurationError) {
+        switch environment["LLM_DEPLOY_FORGE"] ?? "local" {
+        case "local":
+            self = .local
+        case "github":
+            guard let token = try environment.secret("GITHUB_TOKEN") else {
+                throw ConfigurationError(variable: "GITHUB_TOKEN", reason: "is not set: LLM_DEPLOY_FORGE=github needs a token (GITHUB_TOKEN or GITHUB_TOKEN_FILE) with the repo and workflow scopes")
+            }
+            let apiURL = environment["GITHUB_API_URL"] ?? "https://api.github.com"
+            if let problem = TaskRequest.problem(withWebURL: apiURL) {
+                throw ConfigurationError(variable: "GITHUB_API_URL", reason: problem)
+            }
+            self = .github(apiURL: apiURL, token: token, owner: environment["GITHUB_OWNER"])
+        case let other:
+            throw ConfigurationError(variable: "LLM_DEPLOY_FORGE", reason: "must be local or github, not \(other)")
+        }
     }
 }

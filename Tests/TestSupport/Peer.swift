@@ -12,7 +12,9 @@ public final class Peer: @unchecked Sendable {
         process.arguments = ["\(Paths.packageRoot)/Tests/Peers/\(script)", "--port", "0"] + arguments
         let output = Pipe()
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        let errorLog = Paths.temporaryDirectory("peer") + "/stderr.log"
+        _ = FileManager.default.createFile(atPath: errorLog, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorLog))
         try process.run()
         // The first line is `READY <port>`.
         var line = Data()
@@ -24,7 +26,8 @@ public final class Peer: @unchecked Sendable {
         let text = String(decoding: line, as: UTF8.self)
         guard text.hasPrefix("READY "), let port = Int(text.dropFirst(6).prefix { $0.isNumber }) else {
             kill(process.processIdentifier, SIGKILL)
-            throw HTTPClient.Failure(description: "\(script) did not start: \(text)")
+            let errors = (try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? ""
+            throw HTTPClient.Failure(description: "\(script) did not start: \(text) \(errors.suffix(800))")
         }
         self.port = port
     }

@@ -8,6 +8,9 @@ struct Git: Sendable {
     let authorName: String
     let authorEmail: String
 
+    /// The git executable: `LLM_DEPLOY_GIT`, or /usr/bin/git.
+    static let executable = ProcessInfo.processInfo.environment["LLM_DEPLOY_GIT"] ?? "/usr/bin/git"
+
     struct Failure: Error, CustomStringConvertible {
         var arguments: [String]
         var status: Int32
@@ -38,7 +41,7 @@ struct Git: Sendable {
     private static func execute(_ arguments: [String], directory: URL?, environment: [String: String], input: Data?) async -> (status: Int32, output: String) {
         await withCheckedContinuation { continuation in
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+            process.executableURL = URL(fileURLWithPath: Self.executable)
             process.arguments = arguments
             process.environment = environment
             if let directory { process.currentDirectoryURL = directory }
