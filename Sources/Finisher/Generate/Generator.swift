@@ -14,6 +14,9 @@ struct GenerationBrief: Sendable {
     var attachments: [ReceivedAttachment]
     /// The repository's current files, for round ≥ 2 (empty for round 1).
     var existingFiles: [String: Data]
+    /// Why an earlier answer for this brief was refused (e.g. the secret gate's findings), for a
+    /// generator that can take it into account.
+    var feedback: String? = nil
 }
 
 /// The `Generator` seam (DESIGN.md §5): files for a brief. Paths are relative; the pipeline

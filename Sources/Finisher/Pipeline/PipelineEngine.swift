@@ -90,26 +90,17 @@ struct PipelineEngine: Sendable {
         case .prepare:
             try await attachments.store(request.attachments, in: work.attachments)
         case .generate:
-            let received = try attachments.load(request.attachments, from: work.attachments)
-            let repository = RepositoryName.forTask(request.task)
-            let existing = request.round > 1 ? try await forge.existingFiles(repository: repository) : [:]
-            let brief = GenerationBrief(request: request, attachments: received, existingFiles: existing)
-            let budget = deadline.budget(reserving: Deadline.afterGeneration)
-            var chosen = generator
-            var generated: [String: Data]
-            do {
-                generated = try await generator.generate(brief, budget: budget)
-            } catch {
-                guard generator.name != fallbackGenerator.name else { throw error }
-                logger.warning("generator failed; using the offline template", metadata: ["id": "\(journal.id)", "error": "\(error)"])
-                chosen = fallbackGenerator
-                generated = try await fallbackGenerator.generate(brief, budget: budget)
-            }
-            let tree = try documents.assemble(generated: generated, attachments: received, request: request)
-            try WorkTree.write(tree, to: work.tree)
-            journal.outputs.generator = chosen.name
+            try await generate(request, journal: &journal, work: work, deadline: deadline, feedback: nil)
         case .scan:
-            let findings = scanner.scan(try WorkTree.files(under: work.tree))
+            var findings = scanner.scan(try WorkTree.files(under: work.tree))
+            // A model may have written a credential-shaped string: regenerate once, telling it why.
+            if !findings.isEmpty && journal.outputs.generator != fallbackGenerator.name {
+                let summary = findings.prefix(10).map(\.description).joined(separator: "; ")
+                logger.warning("credentials in the generated tree; regenerating once", metadata: ["id": "\(journal.id)", "findings": "\(summary)"])
+                try await generate(request, journal: &journal, work: work, deadline: deadline,
+                                   feedback: "The previous answer was refused because it contained credential-like values at: \(summary). Do not include any keys, tokens or secrets.")
+                findings = scanner.scan(try WorkTree.files(under: work.tree))
+            }
             guard findings.isEmpty else {
                 throw PipelineError.permanent("credentials found, push blocked: " + findings.prefix(10).map(\.description).joined(separator: "; "))
             }
@@ -132,6 +123,31 @@ struct PipelineEngine: Sendable {
         case .notify:
             try await notify(request, journal: &journal)
         }
+    }
+
+    /// Runs the generator (falling back to the offline template when it fails) and writes the
+    /// assembled tree to the work directory.
+    private func generate(
+        _ request: TaskRequest, journal: inout TaskJournal, work: WorkTree, deadline: Deadline, feedback: String?
+    ) async throws {
+        let received = try attachments.load(request.attachments, from: work.attachments)
+        let repository = RepositoryName.forTask(request.task)
+        let existing = request.round > 1 ? try await forge.existingFiles(repository: repository) : [:]
+        let brief = GenerationBrief(request: request, attachments: received, existingFiles: existing, feedback: feedback)
+        let budget = deadline.budget(reserving: Deadline.afterGeneration)
+        var chosen = generator
+        var generated: [String: Data]
+        do {
+            generated = try await generator.generate(brief, budget: budget)
+        } catch {
+            guard generator.name != fallbackGenerator.name else { throw error }
+            logger.warning("generator failed; using the offline template", metadata: ["id": "\(journal.id)", "error": "\(error)"])
+            chosen = fallbackGenerator
+            generated = try await fallbackGenerator.generate(brief, budget: budget)
+        }
+        let tree = try documents.assemble(generated: generated, attachments: received, request: request)
+        try WorkTree.write(tree, to: work.tree)
+        journal.outputs.generator = chosen.name
     }
 
     /// Resends after 1, 2, 4 … s until a 200, journaling every attempt; past the in-process
