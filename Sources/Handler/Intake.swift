@@ -18,6 +18,7 @@ struct Intake: Sendable {
     }
 
     func handle(_ request: IncomingRequest) -> Outcome {
+        if request.path.hasPrefix("/status/") { return status(request) }
         guard request.path == "/request" || request.path == "/request/" else {
             return Outcome(response: ResponseBodies.failure(404, "not_found", "no such endpoint: use POST /request"))
         }
@@ -63,6 +64,34 @@ struct Intake: Sendable {
                 503, "spool_unavailable", "the task could not be stored; try again later",
                 headers: [("Retry-After", "30")]))
         }
+    }
+
+    /// `GET /status/ID` with `Authorization: Bearer <secret>`: the task's `TaskStatus`. The
+    /// secret must be the task sender's (or, for an unknown ID, any configured one), so the
+    /// endpoint reveals nothing to a caller without a secret.
+    func status(_ request: IncomingRequest) -> Outcome {
+        guard request.method == "GET" || request.method == "HEAD" else {
+            return Outcome(response: ResponseBodies.failure(
+                405, "method_not_allowed", "\(request.method) is not allowed on /status/: use GET", headers: [("Allow", "GET")]))
+        }
+        let challenge = [("WWW-Authenticate", "Bearer realm=\"llm-deploy\"")]
+        guard let authorization = request.authorization, authorization.lowercased().hasPrefix("bearer ") else {
+            return Outcome(response: ResponseBodies.failure(
+                401, "unauthorized", field: "Authorization", "send Authorization: Bearer <your secret>", headers: challenge))
+        }
+        let secret = String(authorization.dropFirst("bearer ".count).drop { $0 == " " })
+        let text = String(request.path.dropFirst("/status/".count))
+        let id = TaskID(text)
+        let sender = id.flatMap { TaskStatus.sender(of: $0, spool: spool) }
+        let authorised = sender.map { secrets.accepts(secret, from: $0) } ?? secrets.acceptsAny(secret)
+        guard authorised else {
+            return Outcome(response: ResponseBodies.failure(
+                401, "unauthorized", field: "Authorization", "the secret does not match", headers: challenge))
+        }
+        guard let id, let status = TaskStatus(id: id, spool: spool) else {
+            return Outcome(response: ResponseBodies.failure(404, "not_found", field: "id", "no task \(text.prefix(64)) in the spool"))
+        }
+        return Outcome(response: ResponseBodies.status(status), id: id)
     }
 
     /// An answer other than 400 that ends handling early.

@@ -33,6 +33,10 @@ enum ResponseBodies {
         OutgoingResponse(status: status, headers: headers, body: encode(Failure(error: code, field: field, message: message)))
     }
 
+    static func status(_ status: TaskStatus) -> OutgoingResponse {
+        OutgoingResponse(status: 200, body: ((try? Array(TaskStatus.encoder.encode(status))) ?? []) + [0x0A])
+    }
+
     static func invalid(_ error: RequestError) -> OutgoingResponse {
         failure(400, "invalid_request", field: error.field, error.description)
     }

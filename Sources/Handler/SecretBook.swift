@@ -22,4 +22,14 @@ struct SecretBook: Sendable {
         }
         return ConstantTime.equals(expected, Array(secret.utf8))
     }
+
+    /// Whether `secret` is any configured secret (for requests that name no sender).
+    func acceptsAny(_ secret: String) -> Bool {
+        let given = Array(secret.utf8)
+        var matched = false
+        for expected in [shared].compactMap({ $0 }) + Array(perSender.values) {
+            matched = ConstantTime.equals(expected, given) || matched
+        }
+        return matched
+    }
 }

@@ -92,7 +92,7 @@ public final class LocalStack: @unchecked Sendable {
     }
 }
 
-public extension LocalStack {
+extension LocalStack {
     /// Runs `llm-deploy-finisher ARGUMENTS` with the stack's environment and waits for it.
     @discardableResult
     public func finisher(_ arguments: [String], environment extra: [String: String] = [:], timeout: TimeInterval = 120) throws -> (status: Int32, reason: Process.TerminationReason, log: String) {

@@ -18,12 +18,9 @@ extension FinisherCommand {
             } catch {
                 throw ValidationError("\(error)")
             }
-            let rows = StatusRow.all(in: spool)
+            let rows = TaskStatus.all(in: spool)
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-                encoder.dateEncodingStrategy = .iso8601
-                print(String(decoding: try encoder.encode(rows), as: UTF8.self))
+                print(String(decoding: try TaskStatus.encoder.encode(rows), as: UTF8.self))
                 return
             }
             print(StatusRow.table(rows))
@@ -31,44 +28,9 @@ extension FinisherCommand {
     }
 }
 
-/// One task as `status` shows it.
-struct StatusRow: Codable, Sendable {
-    var id: String
-    var task: String?
-    var round: Int?
-    var state: SpoolState
-    var stage: String?
-    var receivedAt: Date?
-    var nextAttemptAt: Date?
-    var repoURL: String?
-    var commitSHA: String?
-    var pagesURL: String?
-    var lastError: String?
-
-    enum CodingKeys: String, CodingKey {
-        case id, task, round, state, stage
-        case receivedAt = "received_at", nextAttemptAt = "next_attempt_at"
-        case repoURL = "repo_url", commitSHA = "commit_sha", pagesURL = "pages_url", lastError = "last_error"
-    }
-
-    static func all(in spool: SpoolDirectory) -> [StatusRow] {
-        SpoolState.allCases.flatMap { state in
-            spool.entries(in: state).map { name in row(name, state: state, spool: spool) }
-        }
-    }
-
-    static func row(_ name: String, state: SpoolState, spool: SpoolDirectory) -> StatusRow {
-        let request = try? TaskRequest.decodeSpoolFile(spool.contents(of: name, in: state))
-        let journal = TaskID(name).flatMap { try? spool.readJournal($0) }
-        return StatusRow(
-            id: name, task: request?.task, round: request?.round, state: state,
-            stage: state == .done ? "-" : journal?.currentStage?.rawValue ?? (state == .incoming ? "queued" : nil),
-            receivedAt: journal?.receivedAt ?? request?.receivedAt, nextAttemptAt: journal?.nextAttemptAt,
-            repoURL: journal?.outputs.repoURL, commitSHA: journal?.outputs.commitSHA, pagesURL: journal?.outputs.pagesURL,
-            lastError: journal?.lastError ?? spool.rejectionReason(name))
-    }
-
-    static func table(_ rows: [StatusRow]) -> String {
+/// The operator's table of `TaskStatus` rows (postqueue -p).
+enum StatusRow {
+    static func table(_ rows: [TaskStatus]) -> String {
         let header = ["ID", "TASK", "ROUND", "STATE", "STAGE", "AGE", "NEXT ATTEMPT", "LAST ERROR"]
         let now = Date()
         let lines = rows.map { row -> [String] in
