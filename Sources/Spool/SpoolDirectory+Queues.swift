@@ -30,7 +30,9 @@ extension SpoolDirectory {
     /// Reads a queue entry's bytes.
     public func contents(of name: String, in state: SpoolState) throws(SpoolError) -> Data {
         let path = "\(root)/\(state.rawValue)/\(name)"
-        guard let data = FileManager.default.contents(atPath: path) else { throw SpoolError("read", path: path, errno: errno) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SpoolError("read", path: path, errno: access(path, F_OK) == 0 ? EIO : ENOENT)
+        }
         return data
     }
 

@@ -164,6 +164,27 @@ import TestSupport
         }
     }
 
+    /// Both Finishers see the same drop-ins; whichever adopts a file first wins, and the other
+    /// carries on rather than failing on the file that vanished under it.
+    @Test func twoFinishersAdoptingTheSameDropInsBothSucceed() throws {
+        let evaluator = try Peer("evaluator.py")
+        try withStack(environment: ["LLM_DEPLOY_SLOTS": "2"]) { stack in
+            for index in 0..<12 {
+                var object = stack.request(["task": "drop-\(index)", "nonce": "drop-\(index)", "evaluation_url": "\(evaluator.url)/n"])
+                object.removeValue(forKey: "secret")
+                let data = try JSONSerialization.data(withJSONObject: object)
+                try data.write(to: URL(fileURLWithPath: "\(stack.spool)/incoming/.drop-\(index)"))
+                rename("\(stack.spool)/incoming/.drop-\(index)", "\(stack.spool)/incoming/drop-\(index).json")
+            }
+            let shared = stack
+            let runs = concurrently(2) { _ in (try? shared.finisher(["drain"])).map { ($0.status, $0.log) } ?? (-1, "did not run") }
+            for (status, log) in runs { #expect(status == 0, "\(log)") }
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(stack.spool)/done").count == 12)
+            let nonces = try evaluator.requests().compactMap { ($0["json"] as? [String: Any])?["nonce"] as? String }
+            #expect(nonces.count == 12 && Set(nonces).count == 12)
+        }
+    }
+
     @Test func badDropInsFailWithAReasonAndOthersStillRun() throws {
         let evaluator = try Peer("evaluator.py")
         try withStack { stack in

@@ -32,7 +32,7 @@ struct SpoolWorker: Sendable {
     func recover() throws {
         for name in spool.entries(in: .active) where !spool.isClaimed(name) {
             logger.notice("recovering a task whose Finisher died", metadata: ["id": "\(name)"])
-            try spool.move(name, from: .active, to: .incoming)
+            try Self.unlessVanished { try spool.move(name, from: .active, to: .incoming) }
         }
         try promoteDueDeferred()
         let tmp = "\(spool.root)/tmp"
@@ -48,7 +48,7 @@ struct SpoolWorker: Sendable {
         for name in spool.entries(in: .deferred) {
             guard let id = TaskID(name) else { continue }
             let due = (try? spool.readJournal(id))??.nextAttemptAt ?? .distantPast
-            if due <= Date() { try spool.move(name, from: .deferred, to: .incoming) }
+            if due <= Date() { try Self.unlessVanished { try spool.move(name, from: .deferred, to: .incoming) } }
         }
     }
 
@@ -90,20 +90,34 @@ struct SpoolWorker: Sendable {
     private func adoptDropIns() throws {
         for name in spool.entries(in: .incoming) where TaskID(name) == nil {
             guard !name.hasPrefix("."), !name.hasSuffix(".tmp") else { continue }  // still being copied in
-            do {
-                let request = try TaskRequest.decodeSpoolFile(try spool.contents(of: name, in: .incoming))
-                if let existing = spool.state(of: request.id) {
-                    logger.notice("dropped-in task duplicates one in the spool; removed", metadata: ["file": "\(name)", "id": "\(request.id)", "queue": "\(existing.rawValue)"])
-                    unlink("\(spool.root)/incoming/\(name)")
-                } else {
-                    try spool.move(name, from: .incoming, to: .incoming, as: request.id.rawValue)
-                    logger.info("adopted a dropped-in task", metadata: ["file": "\(name)", "id": "\(request.id)"])
+            // Another Finisher may adopt the same file at the same moment: a file that vanishes
+            // under us was taken, not lost.
+            try Self.unlessVanished {
+                let data = try spool.contents(of: name, in: .incoming)
+                do {
+                    let request = try TaskRequest.decodeSpoolFile(data)
+                    if let existing = spool.state(of: request.id) {
+                        logger.notice("dropped-in task duplicates one in the spool; removed", metadata: ["file": "\(name)", "id": "\(request.id)", "queue": "\(existing.rawValue)"])
+                        unlink("\(spool.root)/incoming/\(name)")
+                    } else {
+                        try spool.move(name, from: .incoming, to: .incoming, as: request.id.rawValue)
+                        logger.info("adopted a dropped-in task", metadata: ["file": "\(name)", "id": "\(request.id)"])
+                    }
+                } catch let error as RequestError {
+                    logger.error("rejected a dropped-in task", metadata: ["file": "\(name)", "error": "\(error)"])
+                    try spool.writeRejection(name, reason: "not a valid task: \(error)")
+                    try spool.move(name, from: .incoming, to: .failed)
                 }
-            } catch let error as RequestError {
-                logger.error("rejected a dropped-in task", metadata: ["file": "\(name)", "error": "\(error)"])
-                try spool.writeRejection(name, reason: "not a valid task: \(error)")
-                try spool.move(name, from: .incoming, to: .failed)
             }
+        }
+    }
+
+    /// Runs `body`, treating a spool file that disappeared (ENOENT) as taken by another Finisher.
+    private static func unlessVanished(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as SpoolError where error.errno == ENOENT {
+            return
         }
     }
 
