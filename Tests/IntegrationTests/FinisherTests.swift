@@ -83,6 +83,29 @@ import TestSupport
         }
     }
 
+    /// Round 2 waits while round 1 is deferred, and `drain` exits instead of spinning over it.
+    @Test func aWaitingRoundDoesNotKeepTheFinisherBusy() throws {
+        try withStack { stack in
+            let first = try stack.submit(["task": "patient", "round": 1, "nonce": "p1"])
+            try FileManager.default.moveItem(atPath: "\(stack.spool)/incoming/\(first)", toPath: "\(stack.spool)/deferred/\(first)")
+            let later = ISO8601DateFormatter().string(from: Date().addingTimeInterval(3600))
+            let journal: [String: Any] = [
+                "id": first, "task": "patient", "round": 1, "email": "student@example.com", "state": "deferred",
+                "completed": [], "outputs": [:], "attempts": [], "notifications": [], "deferrals": 1,
+                "received_at": ISO8601DateFormatter().string(from: Date()), "updated_at": ISO8601DateFormatter().string(from: Date()),
+                "next_attempt_at": later,
+            ]
+            try JSONSerialization.data(withJSONObject: journal).write(to: URL(fileURLWithPath: "\(stack.spool)/journal/\(first).json"))
+            let second = try stack.submit(["task": "patient", "round": 2, "nonce": "p2"])
+            let started = Date()
+            let run = try stack.finisher(["drain"], timeout: 20)
+            #expect(run.status == 0, "\(run.log)")
+            #expect(Date().timeIntervalSince(started) < 10)
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/incoming/\(second)"))
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/deferred/\(first)"))
+        }
+    }
+
     /// SIGKILL right after each stage is journaled, then `recover`: one repository, one commit,
     /// and the notification with the right payload.
     @Test(arguments: Stage.allCases)

@@ -18,11 +18,14 @@ struct SpoolWorker: Sendable {
             return
         }
         while true {
-            while let (claim, request) = try claimNext() {
+            var waiting: Set<String> = []
+            while let (claim, request) = try claimNext(waiting: &waiting) {
                 await process(claim, request)
             }
             lease.release()
-            guard hasDueWork(), let again = try slots.acquire() else { return }
+            // Look again only for files that arrived since the last scan: tasks waiting for an
+            // earlier round stay put until that round moves, and must not keep us spinning.
+            guard hasNewWork(besides: waiting), let again = try slots.acquire() else { return }
             lease = again
         }
     }
@@ -52,12 +55,13 @@ struct SpoolWorker: Sendable {
         }
     }
 
-    private func hasDueWork() -> Bool {
-        !spool.entries(in: .incoming).isEmpty
+    private func hasNewWork(besides waiting: Set<String>) -> Bool {
+        spool.entries(in: .incoming).contains { !waiting.contains($0) }
     }
 
-    /// The oldest incoming task that no earlier round of the same task is waiting for.
-    func claimNext() throws -> (SpoolDirectory.Claim, TaskRequest)? {
+    /// The oldest incoming task that no earlier round of the same task is waiting for; the
+    /// names of those left waiting are added to `waiting`.
+    func claimNext(waiting: inout Set<String>) throws -> (SpoolDirectory.Claim, TaskRequest)? {
         try promoteDueDeferred()
         try adoptDropIns()
         var pending: [TaskKey: Int] = [:]
@@ -73,7 +77,8 @@ struct SpoolWorker: Sendable {
                 let request = try? TaskRequest.decodeSpoolFile(data)
             else { continue }
             if let earliest = pending[TaskKey(email: request.email, task: request.task)], earliest < request.round {
-                continue  // round N waits for round N-1 of the same task
+                waiting.insert(name)  // round N waits for round N-1 of the same task
+                continue
             }
             if let claim = try spool.claim(name) { return (claim, request) }
         }
