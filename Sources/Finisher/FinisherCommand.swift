@@ -18,6 +18,7 @@ struct FinisherContext {
     let environment: ServiceEnvironment
     let configuration: FinisherConfiguration
     let spool: SpoolDirectory
+    let generator: any Generator
     let logger: Logger
 
     init() throws {
@@ -29,6 +30,7 @@ struct FinisherContext {
         do {
             configuration = try FinisherConfiguration(environment: environment)
             spool = try SpoolDirectory(root: configuration.spoolRoot)
+            generator = try GeneratorSelection.make(environment: environment, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(78)
@@ -50,7 +52,7 @@ struct FinisherContext {
         let client = WebClient()
         let engine = PipelineEngine(
             spool: spool, configuration: configuration,
-            generator: TemplateGenerator(), fallbackGenerator: TemplateGenerator(),
+            generator: generator, fallbackGenerator: TemplateGenerator(),
             forge: forge(client: client),
             notifier: HTTPNotifier(client: client),
             scanner: SecretScanner(configuredSecrets: configuration.secrets),

@@ -8,8 +8,9 @@ struct RepositoryDocuments: Sendable {
     let licenseHolder: String
     let year: Int
 
-    /// The largest generated file accepted, and the largest tree.
-    static let maximumFileSize = 2 << 20
+    /// The largest file accepted (generators enforce their own, smaller limits on what they
+    /// write; this bounds files carried over from earlier rounds), and the largest tree.
+    static let maximumFileSize = 20 << 20
     static let maximumTreeSize = 50 << 20
 
     func assemble(generated: [String: Data], attachments: [ReceivedAttachment], request: TaskRequest) throws(PipelineError) -> [String: Data] {

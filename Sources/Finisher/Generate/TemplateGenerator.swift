@@ -70,8 +70,34 @@ struct TemplateGenerator: Generator {
             MIT: see `LICENSE`.
 
             """
-        return ["index.html": Data(page.utf8), "README.md": Data(readme.utf8)]
+        guard request.round > 1, !brief.existingFiles.isEmpty else {
+            return ["index.html": Data(page.utf8), "README.md": Data(readme.utf8)]
+        }
+        // A later round keeps what earlier rounds built. Only a page this generator made is
+        // replaced; a model's page stays, and the README records the change as not implemented.
+        var files = brief.existingFiles
+        let existingPage = files["index.html"].map { String(decoding: $0, as: UTF8.self) } ?? ""
+        if files["index.html"] == nil || existingPage.contains(Self.marker) {
+            files["index.html"] = Data(page.utf8)
+        }
+        var previous = files["README.md"].map { String(decoding: $0, as: UTF8.self) } ?? readme
+        if !previous.hasSuffix("\n") { previous += "\n" }
+        previous += """
+
+            ## Round \(request.round)
+
+            Requested: \(request.brief.split(separator: "\n").joined(separator: " "))
+
+            This round was handled by llm-deploy's offline template generator, without a language model:
+            the change above is recorded here but not implemented.
+
+            """
+        files["README.md"] = Data(previous.utf8)
+        return files
     }
+
+    /// Marks a page this generator wrote, so a later round knows it may replace it.
+    static let marker = "id=\"generator\""
 }
 
 /// HTML text escaping.

@@ -1,0 +1,178 @@
+import Foundation
+import Logging
+import Spool
+
+/// The `Generator` seam's real adapter (DESIGN.md §5): any OpenAI-compatible Chat Completions
+/// server (OpenAI, AI Pipe, OpenRouter, Ollama, llama.cpp, vLLM), chosen by configuration alone.
+///
+/// It asks for the files as JSON under a strict `response_format` schema, reads the answer
+/// leniently when a server ignores the schema, validates every path and file, and makes one
+/// repair call quoting the exact problems when the answer cannot be used, all within the stage's
+/// budget. Round ≥ 2 answers are changes; it returns the complete new tree (existing files,
+/// plus changes, minus deletions), as the seam requires.
+struct ChatCompletionsGenerator: Generator {
+    /// The model, as the provider names it; recorded in the journal as the generator's name.
+    let model: String
+    /// The HTTP exchange, with retries and timeouts.
+    var client: ChatCompletionsClient
+    /// How the messages are written.
+    var prompt = GenerationPrompt()
+    /// A previous answer longer than this is not replayed in the repair call (only its problems are).
+    var maximumReplayCharacters = 100_000
+
+    /// - Parameters:
+    ///   - baseURL: `OPENAI_BASE_URL`, e.g. `https://api.openai.com/v1`.
+    ///   - apiKey: sent as a bearer token, never logged.
+    ///   - model: `LLM_DEPLOY_MODEL`.
+    init(baseURL: String, apiKey: String, model: String, web: WebClient = WebClient(), logger: Logger) {
+        self.model = model
+        client = ChatCompletionsClient(
+            endpoint: ChatCompletionsClient.endpoint(forBaseURL: baseURL), apiKey: apiKey, web: web, logger: logger)
+    }
+
+    /// The model's name, recorded in the journal.
+    var name: String { model }
+
+    /// The complete new tree for `brief`, within `budget` seconds; throws when no usable answer
+    /// came in time (the engine then falls back to the offline template).
+    func generate(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> [String: Data] {
+        let deadline = Date().addingTimeInterval(budget)
+        var client = client
+        client.logger[metadataKey: "id"] = "\(brief.request.id)"
+        client.logger[metadataKey: "model"] = "\(model)"
+        let logger = client.logger
+        let round = brief.request.round
+        var format: ChatCompletionsRequest.ResponseFormat? = .repositoryChanges
+        var messages = prompt.messages(for: brief)
+
+        let first: ChatCompletionsResponse
+        do {
+            first = try await ask(messages, format: &format, until: deadline, purpose: "generate", client: client)
+        } catch {
+            throw Self.pipelineError(error)
+        }
+        let initial = evaluate(first, brief: brief)
+        if initial.problems.isEmpty, let changes = initial.accepted {
+            return finish(changes, notes: initial.notes, brief: brief, logger: logger)
+        }
+        logger.warning("answer unusable; asking for a repair", metadata: [
+            "problems": .array(initial.problems.prefix(20).map { .string($0) }),
+        ])
+        guard deadline.timeIntervalSinceNow >= client.minimumAttemptTime else {
+            return try salvage([initial], brief: brief, logger: logger, reason: "no time left for a repair")
+        }
+        if let content = first.first?.message?.content, !content.isEmpty, content.count <= maximumReplayCharacters {
+            messages.append(.assistant(content))
+        }
+        messages.append(.user(prompt.repair(problems: initial.problems, round: round)))
+        let repaired: Evaluation
+        do {
+            repaired = evaluate(try await ask(messages, format: &format, until: deadline, purpose: "repair", client: client), brief: brief)
+        } catch {
+            return try salvage([initial], brief: brief, logger: logger, reason: "the repair call failed: \(error)")
+        }
+        if repaired.problems.isEmpty, let changes = repaired.accepted {
+            logger.info("repair succeeded")
+            return finish(changes, notes: repaired.notes, brief: brief, logger: logger)
+        }
+        return try salvage([repaired, initial], brief: brief, logger: logger, reason: "the repaired answer is still unusable")
+    }
+
+    /// One completion; a server that refuses `response_format` (older llama.cpp, some proxies) is
+    /// asked again without it, and not offered it again for this task.
+    private func ask(
+        _ messages: [ChatCompletionsRequest.Message], format: inout ChatCompletionsRequest.ResponseFormat?,
+        until deadline: Date, purpose: String, client: ChatCompletionsClient
+    ) async throws(ChatCompletionsError) -> ChatCompletionsResponse {
+        do {
+            return try await client.complete(
+                ChatCompletionsRequest(model: model, messages: messages, responseFormat: format), until: deadline, purpose: purpose)
+        } catch {
+            guard format != nil, case .rejected(_, let param, let message) = error,
+                  (param ?? "").contains("response_format") || message.contains("response_format") || message.contains("json_schema")
+            else { throw error }
+            client.logger.warning("the server refused response_format; asking for JSON without it", metadata: ["error": "\(message)"])
+            format = nil
+            return try await client.complete(
+                ChatCompletionsRequest(model: model, messages: messages, responseFormat: nil), until: deadline, purpose: purpose)
+        }
+    }
+
+    /// One answer, read and checked.
+    struct Evaluation: Sendable {
+        /// What can be used (`nil` when nothing could be read).
+        var accepted: GeneratedChanges?
+        /// What is wrong, phrased for the model.
+        var problems: [String]
+        /// Harmless things ignored, for the log.
+        var notes: [String]
+    }
+
+    /// Reads and reviews an answer: refusals, truncation, parse failures and broken rules all
+    /// become problems the repair can quote.
+    private func evaluate(_ response: ChatCompletionsResponse, brief: GenerationBrief) -> Evaluation {
+        let choice = response.first
+        if let refusal = choice?.message?.refusal, !refusal.isEmpty {
+            return Evaluation(accepted: nil, problems: ["you declined (\(refusal.prefix(300))): the brief asks for an ordinary static web app; build it"], notes: [])
+        }
+        let content = choice?.message?.content ?? ""
+        var problems: [String] = []
+        switch choice?.finishReason {
+        case "length":
+            problems.append("the answer was cut off at the output limit (finish_reason \"length\") after \(content.count) characters: "
+                + "send less, with fewer and shorter files")
+        case "content_filter":
+            problems.append("the answer was stopped by the content filter (finish_reason \"content_filter\")")
+        default: break
+        }
+        let answer: GeneratedFilesParser.Answer
+        do {
+            answer = try GeneratedFilesParser.parse(content)
+        } catch {
+            return Evaluation(accepted: nil, problems: problems + [error.description], notes: [])
+        }
+        let review = answer.changes.reviewed(existing: brief.existingFiles, attachmentNames: Set(brief.attachments.map(\.name)))
+        return Evaluation(accepted: review.accepted, problems: problems + answer.problems + review.problems, notes: review.notes)
+    }
+
+    /// After the repair failed: the first evaluation with something usable in it, its broken
+    /// parts left out, rather than the offline template. Throws when none has anything.
+    private func salvage(_ candidates: [Evaluation], brief: GenerationBrief, logger: Logger, reason: String) throws(PipelineError) -> [String: Data] {
+        let problems = candidates.first?.problems ?? []
+        guard let usable = candidates.first(where: { !($0.accepted?.files.isEmpty ?? true) }), let changes = usable.accepted else {
+            throw .transient("the model gave no usable files (\(reason)): " + problems.prefix(5).joined(separator: "; "))
+        }
+        logger.warning("using the valid part of an answer that had problems", metadata: [
+            "reason": "\(reason)", "problems": .array(usable.problems.prefix(20).map { .string($0) }),
+        ])
+        return finish(changes, notes: usable.notes, brief: brief, logger: logger)
+    }
+
+    /// The complete tree: `changes` applied to the existing files. In round ≥ 2, when the model
+    /// left README.md as it was, a section describing the change is appended to it.
+    private func finish(_ changes: GeneratedChanges, notes: [String], brief: GenerationBrief, logger: Logger) -> [String: Data] {
+        var tree = changes.applied(to: brief.existingFiles)
+        let request = brief.request
+        if request.round > 1, !changes.files.contains(where: { $0.path == "README.md" }), let readme = tree["README.md"] {
+            var text = String(decoding: readme, as: UTF8.self)
+            if !text.hasSuffix("\n") { text += "\n" }
+            text += "\n## Round \(request.round) changes\n\n"
+            if let summary = changes.summary, !summary.isEmpty { text += "\(summary)\n\n" }
+            text += "The brief for this round:\n\n> " + request.brief.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n> ") + "\n"
+            tree["README.md"] = Data(text.utf8)
+            logger.info("README.md was not updated by the model; appended the round's changes")
+        }
+        logger.info("generated", metadata: [
+            "files": .stringConvertible(changes.files.count),
+            "deleted": .stringConvertible(changes.deletions.count),
+            "tree": .stringConvertible(tree.count),
+            "ignored": .array(notes.prefix(20).map { .string($0) }),
+        ])
+        return tree
+    }
+
+    /// The pipeline's view of a failed exchange: worth retrying later, or not.
+    private static func pipelineError(_ error: ChatCompletionsError) -> PipelineError {
+        error.isTransient ? .transient(error.description) : .permanent(error.description)
+    }
+}

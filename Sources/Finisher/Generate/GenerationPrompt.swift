@@ -1,0 +1,221 @@
+import Foundation
+
+/// The messages sent to the model: the rules (system), the task (user) and, when an answer could
+/// not be used, the repair request quoting exactly what was wrong. Attachments and the current
+/// repository are shown within character budgets, keeping the head and tail of long files.
+struct GenerationPrompt: Sendable {
+    /// The most characters of one text attachment shown.
+    var attachmentCharacters = 20_000
+    /// The most characters of all text attachments shown together.
+    var attachmentTotalCharacters = 60_000
+    /// The most characters of one existing repository file shown (round ≥ 2).
+    var existingFileCharacters = 40_000
+    /// The most characters of the existing repository shown together (round ≥ 2).
+    var existingTotalCharacters = 150_000
+
+    /// The system and user messages for `brief`.
+    func messages(for brief: GenerationBrief) -> [ChatCompletionsRequest.Message] {
+        [.system(system(round: brief.request.round)), .user(user(for: brief))]
+    }
+
+    /// The rules of the answer and of the repository; round ≥ 2 adds the rules of a change.
+    func system(round: Int) -> String {
+        var text = """
+            You build small, complete, static web apps and their repositories, published as they are on GitHub Pages. \
+            You receive a brief, the checks the result will be judged by, and any attached files; you answer with the \
+            repository's files.
+
+            # Answer format
+            - Answer with one JSON object and nothing else: {"summary": "…", "files": [{"path": "…", "content": "…"}], "delete": []}
+            - "files": every file you create or replace, each with its complete content. Never abbreviate: no "…", no \
+            "rest unchanged", no placeholders or TODOs.
+            - "delete": paths of existing files to remove (empty when nothing is removed).
+            - "summary": one or two sentences on what you built or changed.
+
+            # Repository rules
+            - Static files only. HTML, CSS and JavaScript run in the browser; no server code runs and there is no build \
+            step. Other files the brief asks for (JSON, Markdown, plain text, SVG, CSV, Python, YAML, GitHub Actions \
+            workflows under .github/workflows/) are committed as they are.
+            - index.html at the repository root is the page that is published and checked.
+            - Libraries may be loaded from a CDN (jsDelivr, cdnjs, unpkg) at a pinned version.
+            - Paths are relative, with forward slashes: no leading /, no .., nothing under .git/. Text files only: no \
+            binary data, no images other than SVG.
+            - Never put an API key, token, password or other secret in any file. If the app needs a key, the user enters \
+            it at run time (a form field, or a query parameter such as ?token=).
+            - Follow the brief literally where it names files, ids, words or formats.
+            - LICENSE (MIT) is written for you: do not return it.
+            - README.md has these sections: Summary, Setup, Usage, Code (how it works, file by file) and License (MIT).
+
+            # Attachments
+            - Every attachment is committed unchanged, byte for byte, at the repository root under its own name. The \
+            app uses it by its relative URL (fetch('data.csv'), <img src="logo.png">): do not inline, copy or rewrite \
+            it, and do not return a file with its name.
+
+            # Checks
+            - The checks are the acceptance criteria; every one must hold. Checks written as JavaScript are evaluated \
+            verbatim by the evaluator in a headless browser on the published index.html once it has loaded: every \
+            element, id, variable and text they read must exist exactly as written and be filled in within a few \
+            seconds of loading, without any click (fetch data at load time). Other checks are judged by reading the \
+            repository.
+            """
+        if round > 1 {
+            text += """
+
+
+                # Changing an existing repository
+                - This round changes the repository shown in the request; it is not a new app. Return only the files \
+                you add or change, each with its complete new content (not a diff). Files you neither return nor \
+                delete stay as they are.
+                - Keep what works unless the brief says otherwise: earlier checks may be run again.
+                - Update README.md to describe this change, and return it.
+                """
+        }
+        return text
+    }
+
+    /// The task: brief, checks verbatim, attachments, and (round ≥ 2) the current repository.
+    func user(for brief: GenerationBrief) -> String {
+        let request = brief.request
+        var text = "Task: \(request.task)\nRound: \(request.round) ("
+            + (request.round == 1 ? "a new app" : "a change to the app built in earlier rounds") + ")\n\n"
+        text += "# Brief\n\n\(request.brief)\n\n"
+        text += "# Checks\n\n"
+        if request.checks.isEmpty {
+            text += "None were given: meet the brief.\n\n"
+        } else {
+            text += "Each of these must hold, exactly as written:\n\n"
+            for (number, check) in request.checks.enumerated() {
+                text += "Check \(number + 1):\n\(Self.fenced(check, language: ""))\n"
+            }
+        }
+        text += attachmentsSection(brief.attachments)
+        if request.round > 1 {
+            text += repositorySection(brief.existingFiles, attachmentNames: Set(brief.attachments.map(\.name)))
+        }
+        text += "# Your answer\n\n"
+        text += request.round == 1
+            ? "Return the JSON object: every file of the app, including index.html and README.md; \"delete\" empty.\n"
+            : "Return the JSON object: only the files you add or change, each complete, with README.md updated to describe "
+                + "this change; list the paths you remove in \"delete\".\n"
+        return text
+    }
+
+    /// Each attachment's name, media type and size; text inlined within the budget.
+    private func attachmentsSection(_ attachments: [ReceivedAttachment]) -> String {
+        guard !attachments.isEmpty else { return "# Attachments\n\nNone.\n\n" }
+        var text = "# Attachments\n\nEach is committed unchanged at the repository root; use it by the relative URL shown.\n\n"
+        var left = attachmentTotalCharacters
+        for attachment in attachments {
+            let head = "## \(attachment.name)\n\nMedia type \(attachment.mediaType), \(attachment.bytes.count) bytes, URL ./\(attachment.name)\n"
+            if let content = Self.text(of: attachment.bytes) {
+                let limit = min(attachmentCharacters, left)
+                if limit < 200 {
+                    text += head + "Text, not shown: the prompt's budget for attachments is spent.\n\n"
+                    continue
+                }
+                let shown = Self.excerpt(content, limit: limit)
+                left -= shown.count
+                let note = shown.count < content.count ? "Text, shown with its middle left out (\(content.count) characters in all):" : "Text:"
+                text += head + note + "\n" + Self.fenced(shown, language: Self.language(of: attachment.name)) + "\n"
+            } else if Self.isSpreadsheet(attachment) {
+                text += head + "A spreadsheet (binary), not shown. It is committed as is.\n\n"
+            } else {
+                text += head + "Binary, not shown. It is committed as is; reference it by its URL.\n\n"
+            }
+        }
+        return text
+    }
+
+    /// The repository's text files within the budget: README.md and index.html first, then the
+    /// smaller files; the rest listed by name. LICENSE and this round's attachments are left out.
+    private func repositorySection(_ files: [String: Data], attachmentNames: Set<String>) -> String {
+        var text = "# Current repository\n\n"
+        guard !files.isEmpty else { return text + "It is empty: build the app from scratch.\n\n" }
+        text += "The files as they are now (LICENSE is ours; attachments are shown above).\n\n"
+        let priority = ["README.md": 0, "index.html": 1]
+        let ordered = files.keys.filter { $0 != "LICENSE" && !attachmentNames.contains($0) }.sorted {
+            let (left, right) = (priority[$0] ?? 2, priority[$1] ?? 2)
+            return left != right ? left < right : (files[$0]!.count, $0) < (files[$1]!.count, $1)
+        }
+        var left = existingTotalCharacters
+        var omitted: [String] = []
+        for path in ordered {
+            let bytes = files[path]!
+            guard let content = Self.text(of: bytes) else {
+                omitted.append("\(path) (binary, \(bytes.count) bytes)")
+                continue
+            }
+            let limit = min(existingFileCharacters, left)
+            guard limit >= min(content.count, 500) else {
+                omitted.append("\(path) (\(bytes.count) bytes, over the prompt's budget)")
+                continue
+            }
+            let shown = Self.excerpt(content, limit: limit)
+            left -= shown.count
+            let note = shown.count < content.count
+                ? " — middle left out; return this file only if you must change it, and then complete" : ""
+            text += "## \(path) (\(bytes.count) bytes\(note))\n\n" + Self.fenced(shown, language: Self.language(of: path)) + "\n"
+        }
+        if !omitted.isEmpty {
+            text += "Not shown (they stay unless you delete them): " + omitted.joined(separator: ", ") + ".\n\n"
+        }
+        return text
+    }
+
+    /// The follow-up after an unusable answer: the exact problems, and what to send instead.
+    func repair(problems: [String], round: Int) -> String {
+        var text = "Your answer could not be used:\n"
+        for problem in problems { text += "- \(problem)\n" }
+        text += "\nAnswer again with the complete JSON object {\"summary\", \"files\", \"delete\"}, fixing every problem above: "
+        text += round == 1 ? "every file of the app, " : "every file you add or change, each complete, "
+        text += "as JSON only, with no prose and no code fences around it."
+        if problems.contains(where: { $0.contains("cut off") }) {
+            text += " Keep it short enough to fit: fewer and shorter files, no inlined data."
+        }
+        return text
+    }
+
+    /// `bytes` as text when they are UTF-8 without NUL characters, else `nil`.
+    static func text(of bytes: Data) -> String? {
+        guard !bytes.contains(0), let text = String(data: bytes, encoding: .utf8) else { return nil }
+        return text
+    }
+
+    /// Whether an attachment is an Excel workbook (described, not converted: that is the tool loop's job).
+    static func isSpreadsheet(_ attachment: ReceivedAttachment) -> Bool {
+        let lowered = attachment.name.lowercased()
+        return lowered.hasSuffix(".xlsx") || lowered.hasSuffix(".xls") || attachment.mediaType.contains("spreadsheet")
+            || attachment.mediaType == "application/vnd.ms-excel"
+    }
+
+    /// `text` cut to about `limit` characters: three quarters from the head, a quarter from the
+    /// tail, and a marker saying how much was left out.
+    static func excerpt(_ text: String, limit: Int) -> String {
+        guard text.count > limit else { return text }
+        let headCount = limit * 3 / 4
+        let tailCount = max(0, limit - headCount)
+        let omitted = text.count - headCount - tailCount
+        return String(text.prefix(headCount)) + "\n[… \(omitted) characters left out …]\n" + String(text.suffix(tailCount))
+    }
+
+    /// `text` in a Markdown fence longer than any run of backticks inside it.
+    static func fenced(_ text: String, language: String) -> String {
+        var longest = 0
+        var run = 0
+        for character in text {
+            run = character == "`" ? run + 1 : 0
+            longest = max(longest, run)
+        }
+        let fence = String(repeating: "`", count: max(3, longest + 1))
+        return fence + language + "\n" + text + (text.hasSuffix("\n") ? "" : "\n") + fence + "\n"
+    }
+
+    /// A fence language for a file name (empty when unknown).
+    static func language(of path: String) -> String {
+        let languages = [
+            "html": "html", "htm": "html", "css": "css", "js": "javascript", "mjs": "javascript", "json": "json", "md": "markdown",
+            "svg": "xml", "xml": "xml", "csv": "csv", "py": "python", "yml": "yaml", "yaml": "yaml", "txt": "text", "sh": "bash",
+        ]
+        return languages[(path as NSString).pathExtension.lowercased()] ?? ""
+    }
+}
