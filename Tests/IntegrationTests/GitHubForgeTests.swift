@@ -185,3 +185,80 @@ import TestSupport
         }
     }
 }
+
+/// Briefs that ask for CI: a model (the scripted OpenAI-compatible peer) returns a Pages workflow.
+@Suite(.serialized) struct GitHubWorkflowTests {
+    static let workflow = """
+        name: Deploy Pages
+        on: { push: { branches: [main] } }
+        permissions: { contents: read, pages: write, id-token: write }
+        jobs:
+          deploy:
+            runs-on: ubuntu-latest
+            environment: { name: github-pages }
+            steps:
+              - uses: actions/checkout@v4
+              - uses: actions/upload-pages-artifact@v3
+                with: { path: . }
+              - uses: actions/deploy-pages@v4
+
+        """
+
+    static func modelAnswer() throws -> String {
+        let answer: [String: Any] = [
+            "summary": "A page deployed by a workflow.",
+            "files": [
+                ["path": "index.html", "content": "<!doctype html><title>ci</title><h1 id=\"total\">42</h1>\n"],
+                ["path": ".github/workflows/pages.yml", "content": workflow],
+                ["path": "README.md", "content": "# CI app\n\n## Summary\n\nDeployed by GitHub Actions.\n"],
+            ],
+            "delete": [],
+        ]
+        return String(decoding: try JSONSerialization.data(withJSONObject: answer), as: UTF8.self)
+    }
+
+    static func withModelAndGitHub(scopes: String, _ body: (LocalStack, Peer, Peer, String) throws -> Void) throws {
+        let token = GitHubForgeTests.makeToken()
+        let key = "sk-test-\(UUID().uuidString)"
+        let root = Paths.temporaryDirectory("github-ci")
+        let script = "\(root)/script.json"
+        try JSONSerialization.data(withJSONObject: ["steps": [], "default": ["content": try modelAnswer()]]).write(to: URL(fileURLWithPath: script))
+        let model = try Peer("openai_stub.py", ["--key", key, "--script", script])
+        let github = try Peer("github_emulator.py", ["--root", root, "--token", "\(token):octo:\(scopes)", "--workflow-delay", "2"])
+        let evaluator = try Peer("evaluator.py")
+        try withStack(environment: [
+            "LLM_DEPLOY_FORGE": "github", "GITHUB_API_URL": github.url, "GITHUB_TOKEN": token,
+            "OPENAI_BASE_URL": "\(model.url)/v1", "OPENAI_API_KEY": key, "LLM_DEPLOY_MODEL": "stub-model",
+        ]) { stack in
+            try body(stack, github, evaluator, root)
+        }
+    }
+
+    @Test func aWorkflowSiteIsDeployedByItsRunAndNotified() throws {
+        try Self.withModelAndGitHub(scopes: "repo,workflow") { stack, github, evaluator, root in
+            let id = try stack.submit(["task": "ci-site", "nonce": "ci", "evaluation_url": "\(evaluator.url)/n"])
+            let run = try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"), "\(run.log)")
+            let journal = try stack.journal(id)
+            #expect((journal["outputs"] as? [String: Any])?["generator"] as? String == "stub-model")
+            #expect((journal["outputs"] as? [String: Any])?["pages_verified"] as? Bool == true, "\(run.log)")
+            let pages = try HTTPClient.send(port: github.port, method: "GET", path: "/_emulator/state")
+            #expect(pages.text.contains("workflow"), "Pages was enabled with build_type workflow")
+            let runs = try github.requests(path: "/_emulator/requests").filter { (($0["path"] as? String) ?? "").contains("/actions/runs?head_sha=") }
+            #expect(!runs.isEmpty, "the Finisher waited on the workflow run")
+            #expect(try evaluator.requests().count == 1)
+        }
+    }
+
+    @Test func aTokenWithoutTheWorkflowScopeFailsSayingSo() throws {
+        try Self.withModelAndGitHub(scopes: "repo") { stack, _, evaluator, root in
+            let id = try stack.submit(["task": "ci-refused", "nonce": "cr", "evaluation_url": "\(evaluator.url)/n"])
+            try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/failed/\(id)"))
+            let failure = try stack.journal(id)["failure"] as? String ?? ""
+            #expect(failure.contains("lacks the `workflow` scope"), "\(failure)")
+            #expect(try stack.git(["rev-list", "--all", "--count"], in: "\(root)/repos/octo/ci-refused.git") == "0")
+            #expect(try evaluator.requests().isEmpty)
+        }
+    }
+}

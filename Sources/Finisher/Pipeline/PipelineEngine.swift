@@ -116,9 +116,20 @@ struct PipelineEngine: Sendable {
         case .pages:
             let expected = try? Data(contentsOf: work.tree.appendingPathComponent("index.html"))
             let budget = deadline.budget(reserving: Deadline.afterPages, minimum: 5)
-            journal.outputs.pagesVerified = await pages.waitUntilServed(journal.outputs.pagesURL ?? "", expected: expected, budget: budget)
-            if journal.outputs.pagesVerified == false {
+            let repository = RepositoryName.forTask(request.task)
+            let sha = journal.outputs.commitSHA ?? ""
+            let forge = self.forge
+            let verdict = await pages.waitUntilServed(journal.outputs.pagesURL ?? "", expected: expected, budget: budget) {
+                await forge.deploymentState(repository: repository, commitSHA: sha)
+            }
+            journal.outputs.pagesVerified = verdict == .live
+            switch verdict {
+            case .live: break
+            case .notYet:
                 logger.warning("Pages not confirmed within the budget; notifying anyway", metadata: ["id": "\(journal.id)"])
+            case .deploymentFailed(let reason):
+                // The repository is published; the evaluator still gets its URLs on time.
+                logger.error("the forge's Pages deployment failed; notifying anyway", metadata: ["id": "\(journal.id)", "reason": "\(reason)"])
             }
         case .notify:
             try await notify(request, journal: &journal)

@@ -17,6 +17,13 @@ struct PublishedCommit: Sendable, Equatable {
     var pagesURL: String
 }
 
+/// Where a forge's own Pages deployment of a commit stands (a second signal beside the page).
+enum DeploymentState: Sendable, Equatable {
+    case pending
+    case succeeded
+    case failed(String)
+}
+
 /// The `Forge` seam (DESIGN.md §5): repositories, pushes and Pages.
 protocol Forge: Sendable {
     /// The repository's current files on `main` (empty when it does not exist yet).
@@ -26,6 +33,14 @@ protocol Forge: Sendable {
     /// when `main` already carries this task round's commit (a rerun after a crash), it returns
     /// that commit instead of making another.
     func publish(_ publication: Publication) async throws(PipelineError) -> PublishedCommit
+
+    /// How the forge's deployment of `commitSHA` is going, when it builds the site itself (a
+    /// Pages workflow); `nil` when the served page is the only signal.
+    func deploymentState(repository: String, commitSHA: String) async -> DeploymentState?
+}
+
+extension Forge {
+    func deploymentState(repository: String, commitSHA: String) async -> DeploymentState? { nil }
 }
 
 /// The repository name for a task: deterministic, the same every round, valid on GitHub (at

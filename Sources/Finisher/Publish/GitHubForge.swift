@@ -40,6 +40,26 @@ struct GitHubForge: Forge {
         return PublishedCommit(repoURL: repo.htmlURL, commitSHA: sha, pagesURL: pagesURL)
     }
 
+    /// For a site that a workflow deploys (`build_type: workflow`): the state of the workflow
+    /// run for `commitSHA`. Branch-built sites answer `nil`: the page itself is the signal.
+    func deploymentState(repository: String, commitSHA: String) async -> DeploymentState? {
+        guard let owner = try? await resolvedOwner(),
+            let (_, pages) = try? await api.call("GET", "/repos/\(owner)/\(repository)/pages", accept: [200, 404]),
+            pages["build_type"] as? String == "workflow"
+        else { return nil }
+        guard let (_, runs) = try? await api.call("GET", "/repos/\(owner)/\(repository)/actions/runs?head_sha=\(commitSHA)&event=push"),
+            let list = runs["workflow_runs"] as? [[String: Any]], !list.isEmpty
+        else { return .pending }
+        if list.contains(where: { $0["status"] as? String == "completed" && $0["conclusion"] as? String == "success" }) {
+            return .succeeded
+        }
+        if list.allSatisfy({ $0["status"] as? String == "completed" }) {
+            let run = list[0]
+            return .failed("the Pages workflow run \(run["html_url"] as? String ?? "") concluded \(run["conclusion"] as? String ?? "without success")")
+        }
+        return .pending
+    }
+
     /// `https://OWNER.github.io/REPO/`, or the root site for the `OWNER.github.io` repository.
     static func defaultPagesURL(owner: String, repository: String) -> String {
         let host = "\(owner.lowercased()).github.io"
