@@ -42,7 +42,7 @@ struct HandlerCommand: ParsableCommand {
                 throw ValidationError("--socket-mode must be octal permissions such as 660")
             }
             guard (1...256).contains(threads) else { throw ValidationError("--threads must be from 1 to 256") }
-            let spool = try SpoolDirectory(root: configuration.spoolRoot)
+            let spool = try SpoolDirectory(root: configuration.spoolRoot, sync: configuration.spoolSync)
             let waker = configuration.wakeArguments.map {
                 FinisherWaker(arguments: $0, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots), logger: logger)
             }

@@ -12,6 +12,8 @@ struct HandlerConfiguration: Sendable {
     /// `nil` when `LLM_DEPLOY_WAKE=none`.
     var wakeArguments: [String]?
     var slots: Int
+    /// `LLM_DEPLOY_SPOOL_SYNC`: how deliveries are flushed (`filesystem` or `directory`).
+    var spoolSync: DirectorySync.Scope
 
     static let defaultMaximumBody = 25 << 20
 
@@ -33,6 +35,11 @@ struct HandlerConfiguration: Sendable {
         spoolRoot = environment.spoolRoot
         maximumBody = try environment.byteCount("LLM_DEPLOY_MAX_BODY", default: Self.defaultMaximumBody)
         slots = try environment.slots()
+        let sync = environment["LLM_DEPLOY_SPOOL_SYNC"] ?? DirectorySync.Scope.fileSystem.rawValue
+        guard let scope = DirectorySync.Scope(rawValue: sync) else {
+            throw ConfigurationError(variable: "LLM_DEPLOY_SPOOL_SYNC", reason: "must be filesystem or directory, not \(sync)")
+        }
+        spoolSync = scope
         wakeArguments = FinisherWaker.arguments(from: environment["LLM_DEPLOY_WAKE"], handlerExecutable: Self.resolvedExecutable(executable))
     }
 

@@ -4,12 +4,22 @@ import Glibc
 import Darwin
 #endif
 
-/// Makes directory entries durable with as few `fsync` calls as possible (group commit).
+/// Makes writes durable with as few flushes as possible (group commit).
 ///
-/// A caller returns only after an `fsync` of the directory that *started after it called*
-/// has completed, so its own rename or link is covered. Callers that arrive while one `fsync`
-/// runs share the next one. No caller is answered before its entry is on disk.
+/// A caller returns only after a flush that *started after it called* has completed, so its own
+/// writes are covered. Callers that arrive while one flush runs share the next one. No caller is
+/// answered before its data is on disk.
 public final class DirectorySync: @unchecked Sendable {
+    /// What one flush covers.
+    public enum Scope: String, Sendable {
+        /// `fsync` of the directory: its entries only (file contents are flushed by each writer).
+        case directory
+        /// `syncfs` of the file system holding the directory: contents and entries of every
+        /// file written before it, in one flush for a whole group of requests.
+        case fileSystem = "filesystem"
+    }
+
+    public let scope: Scope
     private let descriptor: Int32
     private let path: String
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -21,11 +31,12 @@ public final class DirectorySync: @unchecked Sendable {
     private var inFlight = false
 
     /// Opens `path`, which must be a directory.
-    public init(path: String) throws(SpoolError) {
+    public init(path: String, scope: Scope = .directory) throws(SpoolError) {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SpoolError("open", path: path, errno: errno) }
         descriptor = fd
         self.path = path
+        self.scope = scope
         pthread_mutex_init(lock, nil)
         pthread_cond_init(finished, nil)
     }
@@ -52,7 +63,7 @@ public final class DirectorySync: @unchecked Sendable {
             started += 1
             let generation = started
             pthread_mutex_unlock(lock)
-            let status = fsync(descriptor)
+            let status = scope == .directory ? fsync(descriptor) : syncfs(descriptor)
             let failure = status == 0 ? 0 : errno
             pthread_mutex_lock(lock)
             inFlight = false
@@ -61,7 +72,12 @@ public final class DirectorySync: @unchecked Sendable {
             pthread_cond_broadcast(finished)
         }
         if lastFailure.generation >= needed {
-            throw SpoolError("fsync", path: path, errno: lastFailure.errno)
+            throw SpoolError(scope == .directory ? "fsync" : "syncfs", path: path, errno: lastFailure.errno)
         }
     }
 }
+
+/// Linux's `syncfs(2)` (glibc ≥ 2.14), declared under `_GNU_SOURCE`, which Swift's Glibc module
+/// does not import. Since Linux 5.8 it reports writeback errors.
+@_silgen_name("syncfs")
+private func syncfs(_ descriptor: Int32) -> Int32

@@ -9,9 +9,12 @@ import Synchronization
 /// The spool: one directory per `SpoolState`, plus `tmp/` for files being written and
 /// `journal/` for the Finisher's per-task records (DESIGN.md §3).
 ///
-/// Delivery follows Maildir: write under `tmp/`, `fdatasync`, link into `incoming/`, then make
-/// the link durable with a (grouped) `fsync` of `incoming/`. A file is in `incoming/` complete
-/// or not at all, and `deliver` returns only once it is durable.
+/// Delivery follows Maildir: write under `tmp/`, link into `incoming/`, then flush. A file is in
+/// `incoming/` complete or not at all, and `deliver` returns only once it is durable. The flush
+/// is grouped across concurrent deliveries (`LLM_DEPLOY_SPOOL_SYNC`): by default one `syncfs` covers
+/// the contents and links of every file delivered before it; `directory` instead `fdatasync`s
+/// each file and groups only the `fsync` of `incoming/`, for a spool that shares its file system
+/// with heavy unrelated writes.
 public final class SpoolDirectory: Sendable {
     /// The spool root.
     public let root: String
@@ -22,13 +25,13 @@ public final class SpoolDirectory: Sendable {
     public static let subdirectories = ["tmp", "journal"] + SpoolState.allCases.map(\.rawValue)
 
     /// Opens the spool at `root`, creating any missing directory (mode 0750).
-    public init(root: String) throws(SpoolError) {
+    public init(root: String, sync: DirectorySync.Scope = .fileSystem) throws(SpoolError) {
         self.root = root
         try Self.makeDirectory(root)
         for name in Self.subdirectories {
             try Self.makeDirectory("\(root)/\(name)")
         }
-        incomingSync = try DirectorySync(path: "\(root)/\(SpoolState.incoming.rawValue)")
+        incomingSync = try DirectorySync(path: "\(root)/\(SpoolState.incoming.rawValue)", scope: sync)
     }
 
     /// The path of a task file in a queue.
@@ -64,7 +67,7 @@ public final class SpoolDirectory: Sendable {
             throw SpoolError("encode", path: id.rawValue, errno: EINVAL)
         }
         let temporary = "\(root)/tmp/\(id.rawValue).\(getpid()).\(sequence.add(1, ordering: .relaxed).newValue)"
-        try Self.writeDurably(bytes, to: temporary)
+        try Self.writeDurably(bytes, to: temporary, flush: incomingSync.scope == .directory)
         defer { unlink(temporary) }
         let final = path(of: id, in: .incoming)
         if link(temporary, final) != 0 {
@@ -76,8 +79,8 @@ public final class SpoolDirectory: Sendable {
         return .accepted
     }
 
-    /// Creates `path` exclusively, writes `bytes`, and flushes them to disk.
-    static func writeDurably(_ bytes: Data, to path: String) throws(SpoolError) {
+    /// Creates `path` exclusively, writes `bytes`, and (with `flush`) `fdatasync`s them.
+    static func writeDurably(_ bytes: Data, to path: String, flush: Bool = true) throws(SpoolError) {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw SpoolError("create", path: path, errno: errno) }
         var failure: SpoolError?
@@ -93,7 +96,7 @@ public final class SpoolDirectory: Sendable {
                 offset += written
             }
         }
-        if failure == nil, fdatasync(fd) != 0 { failure = SpoolError("fdatasync", path: path, errno: errno) }
+        if failure == nil, flush, fdatasync(fd) != 0 { failure = SpoolError("fdatasync", path: path, errno: errno) }
         close(fd)
         if let failure {
             unlink(path)

@@ -3,9 +3,10 @@ import Testing
 @testable import Spool
 
 @Suite struct SpoolDirectoryTests {
-    @Test func deliversOneCompleteFileWithoutTheSecret() throws {
+    @Test(arguments: [DirectorySync.Scope.fileSystem, .directory])
+    func deliversOneCompleteFileWithoutTheSecret(_ sync: DirectorySync.Scope) throws {
         let root = Fixtures.temporaryDirectory()
-        let spool = try SpoolDirectory(root: root)
+        let spool = try SpoolDirectory(root: root, sync: sync)
         var request = try Fixtures.request()
         request.receivedAt = Date()
         #expect(try spool.deliver(request) == .accepted)
