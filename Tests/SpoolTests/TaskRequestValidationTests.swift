@@ -99,6 +99,12 @@ import Testing
         }
     }
 
+    /// Deeply nested but well-formed JSON is refused (or decoded), never a stack overflow.
+    @Test func deepNestingIsBounded() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(throws: RequestError.self) { try TaskRequest(validating: JSONValue.parse(Array(deep.utf8))) }
+    }
+
     @Test func acceptsAttachmentVariants() throws {
         let request = try Fixtures.request([
             "attachments": [
