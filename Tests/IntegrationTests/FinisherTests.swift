@@ -241,6 +241,24 @@ import TestSupport
         }
     }
 
+    @Test func runProcessesOneTaskFileInTheForeground() throws {
+        let evaluator = try Peer("evaluator.py")
+        try withStack { stack in
+            var object = stack.request(["task": "by-hand", "nonce": "hand", "evaluation_url": "\(evaluator.url)/n"])
+            object.removeValue(forKey: "secret")
+            let file = "\(stack.home)/task.json"
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: file))
+            let run = try stack.finisher(["run", file])
+            #expect(run.status == 0, "\(run.log)")
+            let line = try #require(run.log.split(separator: "\n").last { $0.hasSuffix(": done") })
+            let id = String(line.prefix { $0 != ":" })
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
+            #expect(try Self.notifications(evaluator, nonce: "hand").count == 1)
+            let refused = try stack.finisher(["run", "\(stack.home)/missing.json"])
+            #expect(refused.status != 0 && refused.log.contains("neither a task ID nor a readable file"))
+        }
+    }
+
     @Test func theSystemdUnitsVerify() throws {
         guard let analyze = Paths.which("systemd-analyze") else {
             Issue.record("systemd-analyze is missing: scripts/setup installs the systemd package")

@@ -136,6 +136,26 @@ import TestSupport
         }
     }
 
+    /// SIGKILL after each stage, then `recover`: one repository, one commit, one notification.
+    @Test(arguments: Stage.allCases)
+    func aFinisherKilledAfterAnyStageLeavesOneRepositoryAndOneCommit(_ stage: Stage) throws {
+        try Self.withGitHub { world in
+            let stack = world.stack
+            let task = "gh-kill-\(stage.rawValue)"
+            let id = try stack.submit(["task": task, "nonce": "k", "evaluation_url": "\(world.evaluator.url)/n"])
+            let killed = try stack.finisher(["drain"], environment: ["LLM_DEPLOY_TEST_KILL_AFTER": stage.rawValue])
+            #expect(killed.reason == .uncaughtSignal)
+            try stack.finisher(["recover"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
+            #expect(try stack.git(["rev-list", "--count", "main"], in: "\(world.root)/repos/octo/\(task).git") == "1")
+            let creations = try world.github.requests(path: "/_emulator/requests").filter {
+                $0["method"] as? String == "POST" && $0["path"] as? String == "/user/repos" && $0["status"] as? Int == 201
+            }
+            #expect(creations.count == 1)
+            #expect(try Self.notifications(world, nonce: "k").count == 1)
+        }
+    }
+
     @Test func aRateLimitDefersTheTaskUntilTheReset() throws {
         try Self.withGitHub { world in
             let stack = world.stack

@@ -40,24 +40,37 @@ struct GitHubForge: Forge {
         return PublishedCommit(repoURL: repo.htmlURL, commitSHA: sha, pagesURL: pagesURL)
     }
 
-    /// For a site that a workflow deploys (`build_type: workflow`): the state of the workflow
-    /// run for `commitSHA`. Branch-built sites answer `nil`: the page itself is the signal.
+    /// GitHub's own word on the deployment of `commitSHA`: for a workflow-built site the Actions
+    /// run for the commit, for a branch-built site the latest Pages build (`built` for this commit).
+    /// `nil` when GitHub cannot be asked; the served page stays the main signal either way.
     func deploymentState(repository: String, commitSHA: String) async -> DeploymentState? {
         guard let owner = try? await resolvedOwner(),
-            let (_, pages) = try? await api.call("GET", "/repos/\(owner)/\(repository)/pages", accept: [200, 404]),
-            pages["build_type"] as? String == "workflow"
+            let (_, pages) = try? await api.call("GET", "/repos/\(owner)/\(repository)/pages", accept: [200, 404])
         else { return nil }
-        guard let (_, runs) = try? await api.call("GET", "/repos/\(owner)/\(repository)/actions/runs?head_sha=\(commitSHA)&event=push"),
-            let list = runs["workflow_runs"] as? [[String: Any]], !list.isEmpty
+        if pages["build_type"] as? String == "workflow" {
+            guard let (_, runs) = try? await api.call("GET", "/repos/\(owner)/\(repository)/actions/runs?head_sha=\(commitSHA)&event=push"),
+                let list = runs["workflow_runs"] as? [[String: Any]], !list.isEmpty
+            else { return .pending }
+            if list.contains(where: { $0["status"] as? String == "completed" && $0["conclusion"] as? String == "success" }) {
+                return .succeeded
+            }
+            if list.allSatisfy({ $0["status"] as? String == "completed" }) {
+                let run = list[0]
+                return .failed("the Pages workflow run \(run["html_url"] as? String ?? "") concluded \(run["conclusion"] as? String ?? "without success")")
+            }
+            return .pending
+        }
+        guard let (status, build) = try? await api.call("GET", "/repos/\(owner)/\(repository)/pages/builds/latest", accept: [200, 404]),
+            status == 200
         else { return .pending }
-        if list.contains(where: { $0["status"] as? String == "completed" && $0["conclusion"] as? String == "success" }) {
-            return .succeeded
+        let built = (build["commit"] as? String) == commitSHA
+        switch build["status"] as? String {
+        case "built" where built: return .succeeded
+        case "errored" where built:
+            let message = (build["error"] as? [String: Any])?["message"] as? String ?? "no message"
+            return .failed("the Pages build of \(commitSHA.prefix(12)) errored: \(message)")
+        default: return .pending
         }
-        if list.allSatisfy({ $0["status"] as? String == "completed" }) {
-            let run = list[0]
-            return .failed("the Pages workflow run \(run["html_url"] as? String ?? "") concluded \(run["conclusion"] as? String ?? "without success")")
-        }
-        return .pending
     }
 
     /// `https://OWNER.github.io/REPO/`, or the root site for the `OWNER.github.io` repository.
