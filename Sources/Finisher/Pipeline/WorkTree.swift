@@ -36,6 +36,19 @@ struct WorkTree: Sendable {
     static func write(_ files: [String: Data], to directory: URL) throws {
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try add(files, to: directory)
+    }
+
+    /// Makes a git checkout's working tree exactly `files`: everything but `.git` is removed first,
+    /// so files left out of a round are deleted by its commit.
+    static func replaceCheckout(_ checkout: URL, with files: [String: Data]) throws {
+        for entry in try FileManager.default.contentsOfDirectory(atPath: checkout.path) where entry != ".git" {
+            try FileManager.default.removeItem(at: checkout.appendingPathComponent(entry))
+        }
+        try add(files, to: checkout)
+    }
+
+    private static func add(_ files: [String: Data], to directory: URL) throws {
         for (path, bytes) in files {
             let url = directory.appendingPathComponent(path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

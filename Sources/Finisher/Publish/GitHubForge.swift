@@ -99,14 +99,7 @@ struct GitHubForge: Forge {
             try await gitRun(checkout, ["remote", "add", "origin", repo.cloneURL])
         }
         do {
-            for entry in try FileManager.default.contentsOfDirectory(atPath: checkout.path) where entry != ".git" {
-                try FileManager.default.removeItem(at: checkout.appendingPathComponent(entry))
-            }
-            for (path, bytes) in publication.files {
-                let url = checkout.appendingPathComponent(path)
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try bytes.write(to: url)
-            }
+            try WorkTree.replaceCheckout(checkout, with: publication.files)
         } catch {
             throw .transient("preparing the commit: \(error)")
         }

@@ -86,15 +86,7 @@ struct LocalForge: Forge {
             try await git().run(["init", "--quiet", "--initial-branch=main", checkout.path])
             try await git(checkout).run(["remote", "add", "origin", origin])
         }
-        // The new tree replaces the old one entirely: deletions are part of the round.
-        for entry in try FileManager.default.contentsOfDirectory(atPath: checkout.path) where entry != ".git" {
-            try FileManager.default.removeItem(at: checkout.appendingPathComponent(entry))
-        }
-        for (path, bytes) in publication.files {
-            let url = checkout.appendingPathComponent(path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try bytes.write(to: url)
-        }
+        try WorkTree.replaceCheckout(checkout, with: publication.files)
         let repo = git(checkout)
         try await repo.run(["add", "--all"])
         let message = "\(publication.message)\n\n\(Self.trailer(publication.id))\n"
