@@ -10,16 +10,16 @@ import Synchronization
 /// FastCGI socket), never waited for.
 ///
 /// Spawning is skipped when it cannot help: every Finisher slot is held (each holder rescans
-/// `incoming/` after it lets its slot go), or the Finisher spawned last is still starting up
-/// (it has not scanned yet, so it will see this file). Anything missed is picked up by the
-/// recovery timer; a failed spawn is logged and never fails the request.
+/// `incoming/` after it lets its slot go), or as many Finishers as there are slots are already
+/// running or starting (they have not scanned yet, so they will see this file). A burst thus
+/// starts up to N Finishers and no more. Anything missed is picked up by the recovery timer; a
+/// failed spawn is logged and never fails the request.
 final class FinisherWaker: Sendable {
     let arguments: [String]
     let slots: FinisherSlots
     private let logger: Logger
-    private let lastSpawn = Mutex<(pid: pid_t, at: UInt64)?>(nil)
-    /// How long a fresh Finisher counts as "starting": about its time from exec to first scan.
-    static let startupWindowNanoseconds: UInt64 = 250_000_000
+    /// Finishers this Handler started that have not exited yet.
+    private let running = Mutex<Set<pid_t>>([])
 
     init(arguments: [String], slots: FinisherSlots, logger: Logger) {
         precondition(!arguments.isEmpty)
@@ -44,16 +44,14 @@ final class FinisherWaker: Sendable {
     }
 
     func wake() {
-        let now = Self.monotonicNanoseconds()
-        let starting = lastSpawn.withLock { last -> Bool in
-            Self.reapChildren()
-            guard let spawned = last, now - spawned.at < Self.startupWindowNanoseconds else { return false }
-            return kill(spawned.pid, 0) == 0
+        let busy = running.withLock { children -> Bool in
+            Self.reap(&children)
+            return children.count >= slots.count
         }
-        if starting || !slots.anyFree() { return }
+        if busy || !slots.anyFree() { return }
         do {
             let pid = try spawn()
-            lastSpawn.withLock { $0 = (pid, now) }
+            running.withLock { _ = $0.insert(pid) }
         } catch {
             logger.error("could not start a Finisher", metadata: ["command": "\(arguments[0])", "error": "\(error)"])
         }
@@ -93,16 +91,14 @@ final class FinisherWaker: Sendable {
         return pid
     }
 
-    /// Collects exited Finishers so none lingers as a zombie.
-    private static func reapChildren() {
+    /// Collects exited Finishers, so none lingers as a zombie and `running` holds only live ones.
+    private static func reap(_ children: inout Set<pid_t>) {
         var status: Int32 = 0
-        while waitpid(-1, &status, WNOHANG) > 0 {}
-    }
-
-    private static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        while true {
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { break }
+            children.remove(pid)
+        }
     }
 }
 

@@ -12,11 +12,12 @@ extension SpoolDirectory {
         let directory = "\(root)/\(state.rawValue)"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         return names.filter { !$0.hasPrefix(".") }
-            .map { name -> (String, Int) in
+            .map { name -> (String, Int, Int) in
                 var info = stat()
-                return (name, stat("\(directory)/\(name)", &info) == 0 ? info.st_mtim.tv_sec : 0)
+                guard stat("\(directory)/\(name)", &info) == 0 else { return (name, 0, 0) }
+                return (name, info.st_mtim.tv_sec, info.st_mtim.tv_nsec)
             }
-            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
+            .sorted { ($0.1, $0.2, $0.0) < ($1.1, $1.2, $1.0) }
             .map(\.0)
     }
 

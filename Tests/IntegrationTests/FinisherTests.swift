@@ -60,6 +60,22 @@ import TestSupport
         }
     }
 
+    /// A burst of requests starts as many Finishers as there are slots, and no more.
+    @Test func aBurstStartsOneFinisherPerSlot() throws {
+        let evaluator = try Peer("evaluator.py")
+        let directory = Paths.temporaryDirectory("burst")
+        let wrapper = "\(directory)/finisher"
+        try "#!/bin/sh\necho $$ >> '\(directory)/pids'\nexec '\(Paths.product("llm-deploy-finisher"))' \"$@\"\n"
+            .write(toFile: wrapper, atomically: true, encoding: .utf8)
+        chmod(wrapper, 0o755)
+        try withStack(environment: ["LLM_DEPLOY_WAKE": "\(wrapper) drain", "LLM_DEPLOY_SLOTS": "2"]) { stack in
+            let ids = try (0..<6).map { try stack.submit(["task": "burst-\($0)", "nonce": "b\($0)", "evaluation_url": "\(evaluator.url)/n"]) }
+            #expect(eventually(timeout: 60) { ids.allSatisfy { FileManager.default.fileExists(atPath: "\(stack.spool)/done/\($0)") } })
+            let pids = Set(try String(contentsOfFile: "\(directory)/pids", encoding: .utf8).split(separator: "\n"))
+            #expect(pids.count == 2, "started \(pids.count) Finishers for a burst with 2 slots")
+        }
+    }
+
     @Test func roundTwoChangesTheSameRepositoryOnTopOfRoundOne() throws {
         let evaluator = try Peer("evaluator.py")
         try withStack { stack in
