@@ -3,8 +3,9 @@
 // llm-deploy: a FastCGI Handler that spools task briefs durably and a Finisher that
 // builds, publishes and reports them. See README.md and shared DESIGN.md §2 for the targets.
 //
-// Dependencies are kept to two small packages on purpose (CI builds from a clean clone on
-// two cores): swift-argument-parser for the command lines, swift-log for structured logs.
+// Dependencies are kept to three small packages on purpose (CI builds from a clean clone on
+// two cores): swift-argument-parser for the command lines, swift-log for structured logs, and
+// ZIPFoundation for reading .xlsx attachments in the Finisher.
 import PackageDescription
 
 let package = Package(
@@ -17,6 +18,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // The Finisher reads .xlsx attachments (ZIP archives of XML) to give the model their
+        // first sheet as CSV (issue 6); Foundation has no ZIP reader on Linux. Finisher only.
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
         // libfcgi from Debian's libfcgi-dev; the C API and nothing else.
@@ -44,6 +48,7 @@ let package = Package(
             dependencies: [
                 "Spool", "ServiceLog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
         // Real processes and loopback peers for the tests: nginx, the Handler, Tests/Peers/*.py.

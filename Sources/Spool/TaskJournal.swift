@@ -26,6 +26,9 @@ public struct TaskJournal: Sendable, Codable, Equatable {
     public var attempts: [Attempt] = []
     /// Every notification sent and its answer.
     public var notifications: [NotificationAttempt] = []
+    /// The generator's tool calls in the last generation (arguments redacted); absent in
+    /// journals written before tools existed.
+    public var toolCalls: [ToolCall]?
     /// When a deferred task is due again.
     public var nextAttemptAt: Date?
     /// Transient failures so far (drives the back-off).
@@ -54,6 +57,8 @@ public struct TaskJournal: Sendable, Codable, Equatable {
         public var pagesURL: String?
         /// Which generator produced the tree (`template` when no LLM was used).
         public var generator: String?
+        /// How the LLM worked: `tools`, `tools-stopped` (at a budget) or `single-answer`.
+        public var generationMode: String?
         /// Whether the Pages check saw the new commit's content before the notification.
         public var pagesVerified: Bool?
 
@@ -61,7 +66,7 @@ public struct TaskJournal: Sendable, Codable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case repoURL = "repo_url", commitSHA = "commit_sha", pagesURL = "pages_url"
-            case generator, pagesVerified = "pages_verified"
+            case generator, pagesVerified = "pages_verified", generationMode = "generation_mode"
         }
     }
 
@@ -84,6 +89,32 @@ public struct TaskJournal: Sendable, Codable, Equatable {
 
         enum CodingKeys: String, CodingKey {
             case stage, outcome, error, startedAt = "started_at", finishedAt = "finished_at"
+        }
+    }
+
+    /// One tool call of the generator's loop, as journaled.
+    public struct ToolCall: Sendable, Codable, Equatable {
+        public var name: String
+        /// The arguments with file contents and secrets redacted.
+        public var arguments: String
+        /// `ok`, `refused` or `failed`.
+        public var outcome: String
+        public var resultBytes: Int
+        public var seconds: Double
+        public var detail: String?
+
+        public init(name: String, arguments: String, outcome: String, resultBytes: Int, seconds: Double, detail: String?) {
+            self.name = name
+            self.arguments = arguments
+            self.outcome = outcome
+            self.resultBytes = resultBytes
+            self.seconds = seconds
+            self.detail = detail
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, arguments, outcome, seconds, detail
+            case resultBytes = "result_bytes"
         }
     }
 
@@ -112,6 +143,7 @@ public struct TaskJournal: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, task, round, email, state, completed, outputs, attempts, notifications, deferrals, failure
+        case toolCalls = "tool_calls"
         case nextAttemptAt = "next_attempt_at", receivedAt = "received_at", updatedAt = "updated_at"
         case retriedAt = "retried_at"
     }

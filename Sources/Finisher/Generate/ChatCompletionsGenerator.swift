@@ -5,12 +5,17 @@ import Spool
 /// The `Generator` seam's real adapter (DESIGN.md §5): any OpenAI-compatible Chat Completions
 /// server (OpenAI, AI Pipe, OpenRouter, Ollama, llama.cpp, vLLM), chosen by configuration alone.
 ///
-/// It asks for the files as JSON under a strict `response_format` schema, reads the answer
-/// leniently when a server ignores the schema, validates every path and file, and makes one
-/// repair call quoting the exact problems when the answer cannot be used, all within the stage's
-/// budget. Round ≥ 2 answers are changes; it returns the complete new tree (existing files,
-/// plus changes, minus deletions), as the seam requires.
-struct ChatCompletionsGenerator: Generator {
+/// With `tools` set, it first runs the tool loop (issue 6): the model lists, reads, writes and
+/// deletes files, fetches public URLs and calls `finish`, within the tool-call, token and time
+/// budget; the tree it built is used even when a budget stops it. A server that refuses `tools`,
+/// or a model that calls none, gets the single-answer contract instead.
+///
+/// The single answer: the files as JSON under a strict `response_format` schema, read leniently
+/// when a server ignores the schema, every path and file validated, and one repair call quoting
+/// the exact problems when the answer cannot be used, all within the stage's budget. Round ≥ 2
+/// answers are changes; it returns the complete new tree (existing files, plus changes, minus
+/// deletions), as the seam requires.
+struct ChatCompletionsGenerator: ReportingGenerator {
     /// The model, as the provider names it; recorded in the journal as the generator's name.
     let model: String
     /// The HTTP exchange, with retries and timeouts.
@@ -19,13 +24,17 @@ struct ChatCompletionsGenerator: Generator {
     var prompt = GenerationPrompt()
     /// A previous answer longer than this is not replayed in the repair call (only its problems are).
     var maximumReplayCharacters = 100_000
+    /// The tool loop's budget and limits; `nil` asks for a single answer only.
+    var tools: ToolLoopSettings?
 
     /// - Parameters:
     ///   - baseURL: `OPENAI_BASE_URL`, e.g. `https://api.openai.com/v1`.
     ///   - apiKey: sent as a bearer token, never logged.
     ///   - model: `LLM_DEPLOY_MODEL`.
-    init(baseURL: String, apiKey: String, model: String, web: WebClient = WebClient(), logger: Logger) {
+    ///   - tools: the tool loop's settings, or `nil` for the single-answer contract alone.
+    init(baseURL: String, apiKey: String, model: String, web: WebClient = WebClient(), logger: Logger, tools: ToolLoopSettings? = nil) {
         self.model = model
+        self.tools = tools
         client = ChatCompletionsClient(
             endpoint: ChatCompletionsClient.endpoint(forBaseURL: baseURL), apiKey: apiKey, web: web, logger: logger)
     }
@@ -33,13 +42,63 @@ struct ChatCompletionsGenerator: Generator {
     /// The model's name, recorded in the journal.
     var name: String { model }
 
-    /// The complete new tree for `brief`, within `budget` seconds; throws when no usable answer
-    /// came in time (the engine then falls back to the offline template).
-    func generate(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> [String: Data] {
+    /// The complete new tree for `brief` and how it was made, within `budget` seconds; throws
+    /// when no usable answer came in time (the engine then falls back to the offline template).
+    func generateReport(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> GenerationReport {
         let deadline = Date().addingTimeInterval(budget)
         var client = client
         client.logger[metadataKey: "id"] = "\(brief.request.id)"
         client.logger[metadataKey: "model"] = "\(model)"
+        let logger = client.logger
+        guard let tools else {
+            return GenerationReport(tree: try await singleAnswer(brief, until: deadline, client: client), mode: .singleAnswer, toolCalls: [])
+        }
+        let loop = await ToolLoop(model: model, client: client, settings: tools, prompt: prompt).run(brief, until: deadline)
+        let workspace = loop.tools.workspace
+        let summary: [String: Logger.MetadataValue] = [
+            "tool_calls": .stringConvertible(loop.records.count), "tokens": .stringConvertible(loop.tokens),
+        ]
+        switch loop.ending {
+        case .finished(let text):
+            logger.info("tool loop finished", metadata: summary)
+            return GenerationReport(tree: finishTools(workspace, summary: text, brief: brief, logger: logger), mode: .tools, toolCalls: loop.records)
+        case .stopped(let reason) where workspace.hasChanges:
+            logger.warning("tool loop stopped before finish; using the files written so far", metadata: summary.merging(["reason": "\(reason)"]) { $1 })
+            return GenerationReport(tree: finishTools(workspace, summary: nil, brief: brief, logger: logger), mode: .toolsStopped, toolCalls: loop.records)
+        case .failed(let error) where workspace.hasChanges:
+            logger.warning("the model failed during the tool loop; using the files written so far", metadata: summary.merging(["error": "\(error)"]) { $1 })
+            return GenerationReport(tree: finishTools(workspace, summary: nil, brief: brief, logger: logger), mode: .toolsStopped, toolCalls: loop.records)
+        case .failed(let error):
+            throw Self.pipelineError(error)
+        case .stopped(let reason):
+            logger.warning("tool loop stopped with nothing written; asking for a single answer", metadata: summary.merging(["reason": "\(reason)"]) { $1 })
+        case .unsupported(let reason, let answer):
+            logger.notice("no tool calling; using the single-answer contract", metadata: ["reason": "\(reason)"])
+            if let answer {
+                let direct = evaluate(answer, brief: brief)
+                if direct.problems.isEmpty, let changes = direct.accepted {
+                    logger.info("the answer given instead of tool calls is a usable set of files")
+                    return GenerationReport(tree: finish(changes, notes: direct.notes, brief: brief, logger: logger), mode: .singleAnswer, toolCalls: loop.records)
+                }
+            }
+        }
+        return GenerationReport(tree: try await singleAnswer(brief, until: deadline, client: client), mode: .singleAnswer, toolCalls: loop.records)
+    }
+
+    /// The tree the tool loop built, checked once more as an answer would be, with the round's
+    /// README note when the model left README.md alone.
+    private func finishTools(_ workspace: ToolWorkspace, summary: String?, brief: GenerationBrief, logger: Logger) -> [String: Data] {
+        let review = workspace.changes(summary: summary).reviewed(existing: brief.existingFiles, attachmentNames: Set(brief.attachments.map(\.name)))
+        if !review.problems.isEmpty {
+            logger.warning("the tool loop's tree had problems; they were left out", metadata: [
+                "problems": .array(review.problems.prefix(20).map { .string($0) }),
+            ])
+        }
+        return finish(review.accepted, notes: review.notes, brief: brief, logger: logger)
+    }
+
+    /// The single-answer contract: one completion, one repair call when it cannot be used.
+    private func singleAnswer(_ brief: GenerationBrief, until deadline: Date, client: ChatCompletionsClient) async throws(PipelineError) -> [String: Data] {
         let logger = client.logger
         let round = brief.request.round
         var format: ChatCompletionsRequest.ResponseFormat? = .repositoryChanges

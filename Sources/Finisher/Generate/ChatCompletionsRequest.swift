@@ -2,32 +2,47 @@ import Foundation
 
 /// The body of `POST {base}/chat/completions`: only fields every OpenAI-compatible server
 /// accepts (OpenAI, AI Pipe, OpenRouter, Ollama, llama.cpp, vLLM). No `temperature` or token
-/// limit, which some models reject: the server's defaults apply.
+/// limit, which some models reject: the server's defaults apply. `tools` is sent only by the
+/// tool loop; a server that refuses it gets the single-answer request instead.
 struct ChatCompletionsRequest: Sendable, Equatable, Encodable {
     /// The model, as the provider names it (`LLM_DEPLOY_MODEL`).
     var model: String
-    /// The conversation so far: system, user and (for a repair) assistant turns.
+    /// The conversation so far: system, user and (for a repair) assistant turns; in the tool
+    /// loop, assistant turns with tool calls and our `tool` results.
     var messages: [Message]
     /// The JSON Schema the answer must follow, or `nil` for a server that refused it.
     var responseFormat: ResponseFormat?
+    /// The functions the model may call (the tool loop), or `nil` for a single answer.
+    var tools: [Tool]? = nil
 
     /// The wire names (snake case).
     enum CodingKeys: String, CodingKey {
-        case model, messages
+        case model, messages, tools
         case responseFormat = "response_format"
     }
 
-    /// One turn of the conversation, as plain text.
+    /// One turn of the conversation: text, or (tool loop) the model's calls and our results.
     struct Message: Sendable, Equatable, Encodable {
         /// Who speaks.
         enum Role: String, Sendable, Encodable {
-            case system, user, assistant
+            case system, user, assistant, tool
         }
 
-        /// `system`, `user` or `assistant`.
+        /// `system`, `user`, `assistant` or `tool`.
         var role: Role
-        /// The turn's text.
-        var content: String
+        /// The turn's text (`nil` only for an assistant turn that made tool calls without text).
+        var content: String?
+        /// The calls an assistant turn made, replayed as the model sent them.
+        var toolCalls: [ChatCompletionsToolCall]? = nil
+        /// For a `tool` turn: which call this is the result of.
+        var toolCallID: String? = nil
+
+        /// The wire names (snake case).
+        enum CodingKeys: String, CodingKey {
+            case role, content
+            case toolCalls = "tool_calls"
+            case toolCallID = "tool_call_id"
+        }
 
         /// The instructions that hold for the whole conversation.
         static func system(_ content: String) -> Message { Message(role: .system, content: content) }
@@ -35,6 +50,50 @@ struct ChatCompletionsRequest: Sendable, Equatable, Encodable {
         static func user(_ content: String) -> Message { Message(role: .user, content: content) }
         /// What the model answered earlier (replayed for a repair).
         static func assistant(_ content: String) -> Message { Message(role: .assistant, content: content) }
+        /// An assistant turn that called tools, replayed before their results.
+        static func assistant(_ content: String?, calling calls: [ChatCompletionsToolCall]) -> Message {
+            Message(role: .assistant, content: content, toolCalls: calls)
+        }
+        /// The result of the call `id`, as text.
+        static func tool(_ id: String, _ content: String) -> Message { Message(role: .tool, content: content, toolCallID: id) }
+
+        /// `content` is written as `null` when an assistant turn has only tool calls, as OpenAI
+        /// sends it; the other keys are left out when empty.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(role, forKey: .role)
+            if let content {
+                try container.encode(content, forKey: .content)
+            } else {
+                try container.encodeNil(forKey: .content)
+            }
+            try container.encodeIfPresent(toolCalls, forKey: .toolCalls)
+            try container.encodeIfPresent(toolCallID, forKey: .toolCallID)
+        }
+    }
+
+    /// `{"type": "function", "function": {"name", "description", "parameters"}}`: one function
+    /// the model may call. Not `strict`, which some OpenAI-compatible servers reject.
+    struct Tool: Sendable, Equatable, Encodable {
+        /// Always `function`.
+        var type = "function"
+        /// The function's name, description and JSON Schema.
+        var function: Function
+
+        /// What the model sees of one function.
+        struct Function: Sendable, Equatable, Encodable {
+            /// `^[a-zA-Z0-9_-]{1,64}$`.
+            var name: String
+            /// When and how to use it.
+            var description: String
+            /// The JSON Schema of its arguments object.
+            var parameters: JSONTree
+        }
+
+        /// A function named `name` taking `parameters`.
+        init(name: String, description: String, parameters: JSONTree) {
+            function = Function(name: name, description: description, parameters: parameters)
+        }
     }
 
     /// `{"type": "json_schema", "json_schema": {"name", "strict", "schema"}}` (Structured Outputs).

@@ -24,12 +24,35 @@ struct ChatCompletionsResponse: Sendable, Equatable, Decodable {
         }
     }
 
-    /// The assistant's message: its text, or a refusal.
+    /// The assistant's message: its text, a refusal, or (tool loop) the tools it calls.
     struct Message: Sendable, Equatable, Decodable {
         /// The answer's text (`nil` on a refusal or a tool call).
         var content: String?
         /// Why the model declined, when it did (Structured Outputs).
         var refusal: String?
+        /// The functions the model calls, in order (`nil` or empty when it answered in text).
+        var toolCalls: [ChatCompletionsToolCall]?
+
+        /// The wire names (snake case).
+        enum CodingKeys: String, CodingKey {
+            case content, refusal
+            case toolCalls = "tool_calls"
+        }
+
+        /// A message with the given parts.
+        init(content: String? = nil, refusal: String? = nil, toolCalls: [ChatCompletionsToolCall]? = nil) {
+            self.content = content
+            self.refusal = refusal
+            self.toolCalls = toolCalls
+        }
+
+        /// Reads the message; a `tool_calls` array that cannot be read counts as no calls.
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            content = try container.decodeIfPresent(String.self, forKey: .content)
+            refusal = try container.decodeIfPresent(String.self, forKey: .refusal)
+            toolCalls = try? container.decodeIfPresent([ChatCompletionsToolCall].self, forKey: .toolCalls)
+        }
     }
 
     /// Token counts for one exchange.

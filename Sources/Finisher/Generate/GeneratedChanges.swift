@@ -120,6 +120,15 @@ struct GeneratedChanges: Sendable, Equatable {
         return Review(accepted: accepted, problems: problems, notes: notes)
     }
 
+    /// The changes that turn `existing` into `tree`: every file that is new or different, and
+    /// every existing file that is gone (the tool loop's work, as an answer would have said it).
+    static func difference(from existing: [String: Data], to tree: [String: Data], summary: String?) -> GeneratedChanges {
+        GeneratedChanges(
+            files: tree.keys.sorted().filter { existing[$0] != tree[$0] }.map { File(path: $0, content: String(decoding: tree[$0]!, as: UTF8.self)) },
+            deletions: existing.keys.sorted().filter { tree[$0] == nil },
+            summary: summary)
+    }
+
     /// `existing` with the deletions removed and the files written over it.
     func applied(to existing: [String: Data]) -> [String: Data] {
         var tree = existing

@@ -12,6 +12,8 @@ struct GenerationPrompt: Sendable {
     var existingFileCharacters = 40_000
     /// The most characters of the existing repository shown together (round ≥ 2).
     var existingTotalCharacters = 150_000
+    /// Renders `.xlsx` attachments as CSV.
+    var spreadsheets = SpreadsheetReader()
 
     /// The system and user messages for `brief`.
     func messages(for brief: GenerationBrief) -> [ChatCompletionsRequest.Message] {
@@ -32,6 +34,70 @@ struct GenerationPrompt: Sendable {
             - "delete": paths of existing files to remove (empty when nothing is removed).
             - "summary": one or two sentences on what you built or changed.
 
+
+            """ + Self.repositoryRules
+        if round > 1 {
+            text += """
+
+
+                # Changing an existing repository
+                - This round changes the repository shown in the request; it is not a new app. Return only the files \
+                you add or change, each with its complete new content (not a diff). Files you neither return nor \
+                delete stay as they are.
+                - Keep what works unless the brief says otherwise: earlier checks may be run again.
+                - Update README.md to describe this change, and return it.
+                """
+        }
+        return text
+    }
+
+    /// The rules for the tool loop: how to work with the tools, then the same repository rules.
+    func toolSystem(round: Int, maximumToolCalls: Int) -> String {
+        var text = """
+            You build small, complete, static web apps and their repositories, published as they are on GitHub Pages. \
+            You receive a brief, the checks the result will be judged by, and any attached files; you build the \
+            repository by calling tools.
+
+            # Working with tools
+            - write_file(path, content) creates or replaces one file with its complete content. Never abbreviate: no \
+            "…", no "rest unchanged", no placeholders or TODOs.
+            - read_file(path) returns a file of the repository or an attachment. A spreadsheet (.xlsx) is returned as \
+            CSV text of its first sheet: when the brief asks for a CSV, write that text to the .csv file it names.
+            - list_files() lists every file; delete_file(path) removes one.
+            - fetch_url(url) GETs a public http(s) URL and returns its text (JSON, CSV, HTML), truncated when long. \
+            When the brief asks for data from an API or a page, fetch it and commit what the app needs (e.g. a \
+            data.json with the values the brief names) instead of inventing values. Private and local addresses are \
+            refused.
+            - When every file is written, call finish(summary) with one or two sentences on what you built or changed. \
+            Nothing you say outside the tools is published.
+            - At most \(maximumToolCalls) tool calls in all: write each file once, completely, and do not read what \
+            the request already shows.
+
+
+            """ + Self.repositoryRules
+        if round > 1 {
+            text += """
+
+
+                # Changing an existing repository
+                - This round changes the repository shown in the request; it is not a new app. Write only the files \
+                you add or change, each with its complete new content (not a diff). Files you neither write nor \
+                delete stay as they are.
+                - Keep what works unless the brief says otherwise: earlier checks may be run again.
+                - Write README.md again, describing this change.
+                """
+        }
+        return text
+    }
+
+    /// What a model that stopped calling tools before `finish` is told.
+    func toolNudge() -> String {
+        "You stopped without calling finish. Continue with the tools: write whatever is still missing with write_file, "
+            + "then call finish(summary). Answer only with tool calls."
+    }
+
+    /// The repository, attachment and check rules both prompts share.
+    static let repositoryRules = """
             # Repository rules
             - Static files only. HTML, CSS and JavaScript run in the browser; no server code runs and there is no build \
             step. Other files the brief asks for (JSON, Markdown, plain text, SVG, CSV, Python, YAML, GitHub Actions \
@@ -58,23 +124,28 @@ struct GenerationPrompt: Sendable {
             seconds of loading, without any click (fetch data at load time). Other checks are judged by reading the \
             repository.
             """
-        if round > 1 {
-            text += """
 
-
-                # Changing an existing repository
-                - This round changes the repository shown in the request; it is not a new app. Return only the files \
-                you add or change, each with its complete new content (not a diff). Files you neither return nor \
-                delete stay as they are.
-                - Keep what works unless the brief says otherwise: earlier checks may be run again.
-                - Update README.md to describe this change, and return it.
-                """
-        }
-        return text
+    /// The system and user messages of the tool loop for `brief`.
+    func toolMessages(for brief: GenerationBrief, maximumToolCalls: Int) -> [ChatCompletionsRequest.Message] {
+        let closing = brief.request.round == 1
+            ? "Build the app with the tools: write every file, including index.html and README.md, then call finish.\n"
+            : "Make the change with the tools: write the files you add or change, each complete, with README.md updated to "
+                + "describe this change; delete what is no longer wanted; then call finish.\n"
+        return [.system(toolSystem(round: brief.request.round, maximumToolCalls: maximumToolCalls)), .user(user(for: brief, closing: closing))]
     }
 
     /// The task: brief, checks verbatim, attachments, and (round ≥ 2) the current repository.
     func user(for brief: GenerationBrief) -> String {
+        let request = brief.request
+        let closing = request.round == 1
+            ? "Return the JSON object: every file of the app, including index.html and README.md; \"delete\" empty.\n"
+            : "Return the JSON object: only the files you add or change, each complete, with README.md updated to describe "
+                + "this change; list the paths you remove in \"delete\".\n"
+        return user(for: brief, closing: closing)
+    }
+
+    /// The task, ending with `closing` under "# Your answer".
+    private func user(for brief: GenerationBrief, closing: String) -> String {
         let request = brief.request
         var text = "Task: \(request.task)\nRound: \(request.round) ("
             + (request.round == 1 ? "a new app" : "a change to the app built in earlier rounds") + ")\n\n"
@@ -92,11 +163,10 @@ struct GenerationPrompt: Sendable {
         if request.round > 1 {
             text += repositorySection(brief.existingFiles, attachmentNames: Set(brief.attachments.map(\.name)))
         }
-        text += "# Your answer\n\n"
-        text += request.round == 1
-            ? "Return the JSON object: every file of the app, including index.html and README.md; \"delete\" empty.\n"
-            : "Return the JSON object: only the files you add or change, each complete, with README.md updated to describe "
-                + "this change; list the paths you remove in \"delete\".\n"
+        if let feedback = brief.feedback, !feedback.isEmpty {
+            text += "# Feedback on an earlier answer\n\n\(feedback)\n\n"
+        }
+        text += "# Your answer\n\n" + closing
         return text
     }
 
@@ -118,12 +188,32 @@ struct GenerationPrompt: Sendable {
                 let note = shown.count < content.count ? "Text, shown with its middle left out (\(content.count) characters in all):" : "Text:"
                 text += head + note + "\n" + Self.fenced(shown, language: Self.language(of: attachment.name)) + "\n"
             } else if Self.isSpreadsheet(attachment) {
-                text += head + "A spreadsheet (binary), not shown. It is committed as is.\n\n"
+                text += spreadsheetSection(attachment, head: head, left: &left)
             } else {
                 text += head + "Binary, not shown. It is committed as is; reference it by its URL.\n\n"
             }
         }
         return text
+    }
+
+    /// A workbook's first sheet as CSV within the attachments' budget; described as binary when it
+    /// cannot be read (legacy `.xls`, a damaged file) or the budget is spent.
+    private func spreadsheetSection(_ attachment: ReceivedAttachment, head: String, left: inout Int) -> String {
+        let sheet: SpreadsheetReader.Sheet
+        do {
+            sheet = try spreadsheets.firstSheet(of: attachment.bytes)
+        } catch {
+            return head + "A spreadsheet (binary), not shown (\(error)). It is committed as is.\n\n"
+        }
+        let limit = min(attachmentCharacters, left)
+        guard limit >= 200 else {
+            return head + "A spreadsheet (binary), not shown: the prompt's budget for attachments is spent. It is committed as is.\n\n"
+        }
+        let shown = Self.excerpt(sheet.csv, limit: limit)
+        left -= shown.count
+        let note = shown.count < sheet.csv.count ? ", shown with its middle left out (\(sheet.csv.count) characters in all)" : ""
+        return head + "A spreadsheet (binary, committed as is). Its first sheet, \"\(sheet.name)\" (\(sheet.rows) rows × "
+            + "\(sheet.columns) columns), converted to CSV\(note):\n" + Self.fenced(shown, language: "csv") + "\n"
     }
 
     /// The repository's text files within the budget: README.md and index.html first, then the
@@ -181,7 +271,7 @@ struct GenerationPrompt: Sendable {
         return text
     }
 
-    /// Whether an attachment is an Excel workbook (described, not converted: that is the tool loop's job).
+    /// Whether an attachment is an Excel workbook (`.xlsx` ones are shown as CSV; `.xls` only described).
     static func isSpreadsheet(_ attachment: ReceivedAttachment) -> Bool {
         let lowered = attachment.name.lowercased()
         return lowered.hasSuffix(".xlsx") || lowered.hasSuffix(".xls") || attachment.mediaType.contains("spreadsheet")

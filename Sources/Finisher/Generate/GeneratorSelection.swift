@@ -8,6 +8,9 @@ import Spool
 /// Reads `OPENAI_API_KEY` or `OPENAI_API_KEY_FILE`, `OPENAI_BASE_URL` (default
 /// `https://api.openai.com/v1`) and `LLM_DEPLOY_MODEL` (default `gpt-4.1-mini`). A local server
 /// that needs no key (Ollama, llama.cpp) still needs some key set, e.g. `OPENAI_API_KEY=local`.
+/// The generator runs the tool loop (falling back to a single answer where the server has no
+/// tool support); `LLM_DEPLOY_FETCH_ALLOW` names the hosts its `fetch_url` may reach although
+/// they resolve to private or loopback addresses.
 enum GeneratorSelection {
     /// OpenAI's endpoint, used when `OPENAI_BASE_URL` is unset.
     static let defaultBaseURL = "https://api.openai.com/v1"
@@ -40,7 +43,11 @@ enum GeneratorSelection {
         guard !model.contains(where: { $0.isWhitespace || $0.isNewline }) else {
             throw ConfigurationError(variable: "LLM_DEPLOY_MODEL", reason: "must be a model name without spaces, such as gpt-4.1-mini, not \(model.debugDescription)")
         }
-        logger.info("generating with an LLM", metadata: ["base_url": "\(base)", "model": "\(model)"])
-        return ChatCompletionsGenerator(baseURL: base, apiKey: key, model: model, web: web, logger: logger)
+        let allowlist = try FetchAllowlist(parsing: environment["LLM_DEPLOY_FETCH_ALLOW"])
+        logger.info("generating with an LLM", metadata: [
+            "base_url": "\(base)", "model": "\(model)", "fetch_allow": .array(allowlist.entries.map { .string($0.description) }),
+        ])
+        return ChatCompletionsGenerator(
+            baseURL: base, apiKey: key, model: model, web: web, logger: logger, tools: ToolLoopSettings(allowlist: allowlist))
     }
 }

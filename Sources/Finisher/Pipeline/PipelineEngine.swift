@@ -148,8 +148,20 @@ struct PipelineEngine: Sendable {
         let budget = deadline.budget(reserving: Deadline.afterGeneration)
         var chosen = generator
         var generated: [String: Data]
+        journal.toolCalls = nil
+        journal.outputs.generationMode = nil
         do {
-            generated = try await generator.generate(brief, budget: budget)
+            if let reporting = generator as? any ReportingGenerator {
+                let report = try await reporting.generateReport(brief, budget: budget)
+                generated = report.tree
+                journal.outputs.generationMode = report.mode.rawValue
+                journal.toolCalls = report.toolCalls.map {
+                    TaskJournal.ToolCall(name: $0.name, arguments: $0.arguments, outcome: $0.outcome.rawValue,
+                                         resultBytes: $0.resultBytes, seconds: $0.seconds, detail: $0.detail)
+                }
+            } else {
+                generated = try await generator.generate(brief, budget: budget)
+            }
         } catch {
             guard generator.name != fallbackGenerator.name else { throw error }
             logger.warning("generator failed; using the offline template", metadata: ["id": "\(journal.id)", "error": "\(error)"])

@@ -1,0 +1,169 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Decides whether `fetch_url` may connect to a URL, before any connection is made (DESIGN.md
+/// §7): a model reads untrusted briefs and pages, so a URL it asks for may aim at this machine,
+/// its network or the cloud's metadata service (SSRF).
+///
+/// http(s) only, no credentials in the URL; the host is resolved with `getaddrinfo` and every
+/// address it resolves to is checked: loopback, private (RFC 1918, fc00::/7), link-local,
+/// shared (100.64/10), multicast, reserved, unspecified and metadata addresses are refused,
+/// including IPv4 addresses inside IPv6 (mapped, NAT64, 6to4). Metadata host names are refused
+/// by name as well. The operator's `FetchAllowlist` lifts all of this for the hosts it names.
+///
+/// The fetcher calls this again for every redirect target. What it cannot close: the HTTP stack
+/// resolves the name again when it connects, so a DNS server that answers differently a moment
+/// later (rebinding) could still steer that connection; the window is milliseconds wide.
+struct FetchGuard: Sendable {
+    /// Hosts the operator allows whatever they resolve to.
+    var allowlist: FetchAllowlist
+
+    /// Names of cloud metadata services, refused whatever they resolve to.
+    static let metadataHosts: Set<String> = [
+        "metadata", "metadata.google.internal", "metadata.goog", "metadata.azure.com", "instance-data", "instance-data.ec2.internal",
+    ]
+
+    /// Checks `url` and returns its host and port; throws the refusal the model is told about.
+    @discardableResult
+    func vet(_ url: URL) async throws(FetchError) -> (host: String, port: Int) {
+        guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
+            throw .unsupportedURL("only http and https URLs can be fetched, not \(url.scheme.map { "\($0):" } ?? "a relative URL")")
+        }
+        guard url.user == nil, url.password == nil else { throw .unsupportedURL("the URL carries a user name or password") }
+        guard let rawHost = url.host, !rawHost.isEmpty else { throw .unsupportedURL("the URL has no host") }
+        let host = FetchAllowlist.normalized(rawHost)
+        let port = url.port ?? (scheme == "https" ? 443 : 80)
+        guard (1...65_535).contains(port) else { throw .unsupportedURL("port \(port) is out of range") }
+        if allowlist.permits(host: host, port: port) { return (host, port) }
+        let shown = Self.shown(url)
+        if Self.metadataHosts.contains(host) {
+            throw .refusedAddress(url: shown, reason: "\(host) is a cloud metadata service")
+        }
+        let addresses = try await Self.resolve(host)
+        for address in addresses {
+            if let restriction = Self.restriction(of: address.bytes) {
+                let reason = address.description == host
+                    ? "\(host) is \(restriction)"
+                    : "\(host) resolves to \(address), \(restriction)"
+                throw .refusedAddress(url: shown, reason: reason)
+            }
+        }
+        return (host, port)
+    }
+
+    /// The URL as quoted back: without its query (which may carry someone's key) and at most 200 characters.
+    static func shown(_ url: URL) -> String {
+        var components = URLComponents(url: url, resolvingAgainstBaseURL: true)
+        let hadQuery = components?.query != nil
+        components?.query = nil
+        components?.fragment = nil
+        let text = (components?.string ?? url.absoluteString) + (hadQuery ? "?…" : "")
+        return text.count > 200 ? String(text.prefix(200)) + "…" : text
+    }
+
+    /// An address `getaddrinfo` returned: 4 bytes (IPv4) or 16 (IPv6).
+    struct ResolvedAddress: Sendable, Equatable, CustomStringConvertible {
+        /// Network byte order.
+        var bytes: [UInt8]
+
+        /// Dotted or colon notation.
+        var description: String {
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            let family = bytes.count == 4 ? AF_INET : AF_INET6
+            let text = bytes.withUnsafeBytes { raw in inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) }
+            return text == nil
+                ? bytes.map(String.init).joined(separator: ".")
+                : String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
+    /// Every address `host` resolves to (a literal address resolves to itself), resolved off
+    /// the cooperative thread pool since `getaddrinfo` blocks.
+    static func resolve(_ host: String) async throws(FetchError) -> [ResolvedAddress] {
+        let outcome: Result<[ResolvedAddress], FetchError> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: resolveNow(host)) }
+        }
+        return try outcome.get()
+    }
+
+    /// `getaddrinfo(host)`, blocking.
+    private static func resolveNow(_ host: String) -> Result<[ResolvedAddress], FetchError> {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, nil, &hints, &list)
+        defer { if let list { freeaddrinfo(list) } }
+        guard status == 0 else {
+            return .failure(.unresolvable(host: host, reason: String(cString: gai_strerror(status))))
+        }
+        var addresses: [ResolvedAddress] = []
+        var node = list
+        while let info = node {
+            if let address = info.pointee.ai_addr {
+                switch info.pointee.ai_family {
+                case AF_INET:
+                    var raw = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+                    addresses.append(ResolvedAddress(bytes: withUnsafeBytes(of: &raw) { Array($0) }))
+                case AF_INET6:
+                    var raw = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                    addresses.append(ResolvedAddress(bytes: withUnsafeBytes(of: &raw) { Array($0) }))
+                default:
+                    break
+                }
+            }
+            node = info.pointee.ai_next
+        }
+        guard !addresses.isEmpty else { return .failure(.unresolvable(host: host, reason: "no IPv4 or IPv6 address")) }
+        return .success(addresses)
+    }
+
+    /// Why an address is never fetched (phrased to follow "is"), or `nil` for a public address.
+    static func restriction(of bytes: [UInt8]) -> String? {
+        if bytes.count == 4 { return restriction(ipv4: bytes) }
+        guard bytes.count == 16 else { return "not an IP address" }
+        let prefix = { (count: Int) in Array(bytes.prefix(count)) }
+        if bytes.allSatisfy({ $0 == 0 }) { return "the unspecified address (::)" }
+        if prefix(15).allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return "a loopback address (::1)" }
+        // IPv4 inside IPv6: mapped (::ffff:a.b.c.d), compatible (::a.b.c.d), NAT64 (64:ff9b::/96).
+        if prefix(10).allSatisfy({ $0 == 0 }) && (bytes[10] == 0xFF && bytes[11] == 0xFF || bytes[10] == 0 && bytes[11] == 0)
+            || prefix(12) == [0x00, 0x64, 0xFF, 0x9B, 0, 0, 0, 0, 0, 0, 0, 0] {
+            return restriction(ipv4: Array(bytes.suffix(4))).map { "\($0), inside an IPv6 address" }
+        }
+        if bytes[0] == 0x20 && bytes[1] == 0x02 {
+            return restriction(ipv4: Array(bytes[2..<6])).map { "\($0), inside a 6to4 address" }
+        }
+        if prefix(4) == [0xFD, 0x00, 0x0E, 0xC2] && bytes[4..<14].allSatisfy({ $0 == 0 }) && bytes[14] == 0x02 && bytes[15] == 0x54 {
+            return "a cloud metadata address (fd00:ec2::254)"
+        }
+        if bytes[0] & 0xFE == 0xFC { return "a private (unique local) address (fc00::/7)" }
+        if bytes[0] == 0xFE && bytes[1] & 0xC0 == 0x80 { return "a link-local address (fe80::/10)" }
+        if bytes[0] == 0xFE && bytes[1] & 0xC0 == 0xC0 { return "a site-local address (fec0::/10)" }
+        if bytes[0] == 0xFF { return "a multicast address (ff00::/8)" }
+        if prefix(4) == [0x20, 0x01, 0x0D, 0xB8] { return "a documentation address (2001:db8::/32)" }
+        return nil
+    }
+
+    /// Why an IPv4 address is never fetched, or `nil`.
+    private static func restriction(ipv4 bytes: [UInt8]) -> String? {
+        let (a, b, c, d) = (bytes[0], bytes[1], bytes[2], bytes[3])
+        switch (a, b) {
+        case (0, _): return "an unspecified address (0.0.0.0/8)"
+        case (127, _): return "a loopback address (127.0.0.0/8)"
+        case (10, _): return "a private address (10.0.0.0/8)"
+        case (172, 16...31): return "a private address (172.16.0.0/12)"
+        case (192, 168): return "a private address (192.168.0.0/16)"
+        case (169, 254) where c == 169 && d == 254: return "the cloud metadata address (169.254.169.254)"
+        case (169, 254): return "a link-local address (169.254.0.0/16)"
+        case (100, 64...127): return "a shared carrier-grade NAT address (100.64.0.0/10)"
+        case (168, 63) where c == 129 && d == 16: return "a cloud platform address (168.63.129.16)"
+        case (192, 0) where c == 0: return "an IETF protocol address (192.0.0.0/24)"
+        case (192, 0) where c == 2, (198, 51) where c == 100, (203, 0) where c == 113: return "a documentation address"
+        case (198, 18...19): return "a benchmarking address (198.18.0.0/15)"
+        case (224..., _): return "a multicast, reserved or broadcast address (224.0.0.0/3)"
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import Foundation
+
+/// Why a workbook could not be read as CSV. Each case says what was wrong with the file; the
+/// prompt and `read_file` then describe the attachment as binary instead of showing it.
+enum SpreadsheetError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Not a ZIP archive, or one whose entries cannot be read.
+    case notAnArchive(String)
+    /// A ZIP archive without the parts of an Excel workbook (`xl/workbook.xml`, a worksheet).
+    case missingPart(String)
+    /// A part that is not well-formed XML, or that refers to something that does not exist.
+    case malformed(part: String, reason: String)
+    /// A part or the resulting CSV is over the reader's limits (a ZIP bomb, or a huge sheet).
+    case tooLarge(String)
+
+    /// What is wrong, for a log line or a tool result.
+    var description: String {
+        switch self {
+        case .notAnArchive(let reason):
+            "not a readable .xlsx workbook (\(reason)); only Office Open XML spreadsheets can be converted, not legacy .xls"
+        case .missingPart(let part):
+            "the workbook has no \(part); save it again as an Excel .xlsx workbook"
+        case .malformed(let part, let reason):
+            "the workbook's \(part) cannot be read: \(reason)"
+        case .tooLarge(let what):
+            "the workbook is too large to convert: \(what)"
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// One tool call of the generator's tool loop, as the journal and the log keep it: which tool,
+/// its arguments with secrets redacted and file contents replaced by their size, how it ended,
+/// how much it returned and how long it took.
+struct ToolCallRecord: Sendable, Equatable, Codable {
+    /// How a call ended.
+    enum Outcome: String, Sendable, Codable {
+        /// Done; the result went back to the model.
+        case ok
+        /// Not done because a rule forbids it (a path outside the tree, a private address); the
+        /// reason went back to the model.
+        case refused
+        /// Attempted and failed (a network error, a timeout); the error went back to the model.
+        case failed
+    }
+
+    /// The tool's name as the model called it.
+    var name: String
+    /// The arguments, redacted (see `redacted(_:secrets:)`), at most about 500 characters.
+    var arguments: String
+    /// How it ended.
+    var outcome: Outcome
+    /// The size of the result returned to the model, in UTF-8 bytes.
+    var resultBytes: Int
+    /// How long it took.
+    var seconds: Double
+    /// The refusal or error returned, at most 300 characters (`nil` when `ok`).
+    var detail: String?
+
+    /// The wire names (snake case).
+    enum CodingKeys: String, CodingKey {
+        case name, arguments, outcome, detail
+        case resultBytes = "result_bytes"
+        case seconds
+    }
+
+    /// Names of arguments or query parameters whose values are never kept.
+    static let secretNames = ["key", "token", "secret", "password", "passwd", "pwd", "auth", "signature", "sig", "session", "credential", "cookie"]
+
+    /// Credential formats masked wherever they appear (the secret scanner's, abridged).
+    private static let credentialPatterns: [NSRegularExpression] = [
+        #"(?<![A-Za-z0-9_])(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}"#,
+        #"github_pat_[A-Za-z0-9_]{20,}"#,
+        #"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}"#,
+        #"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"#,
+        #"xox[baprs]-[A-Za-z0-9-]{10,}"#,
+        #"AIza[0-9A-Za-z_-]{35}"#,
+        #"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"#,
+        #"(?i)bearer\s+[A-Za-z0-9._~+/=-]{8,}"#,
+    ].map { try! NSRegularExpression(pattern: $0) }
+
+    /// `arguments` (the model's JSON text) as it may be logged and journaled: `content` replaced
+    /// by its size, URLs without user info and with secret-named query values masked, values of
+    /// secret-named arguments masked, long strings cut, credential formats and `secrets` masked.
+    static func redacted(_ arguments: String, secrets: [String] = []) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(arguments.utf8)) as? [String: Any] else {
+            return "<\(arguments.utf8.count) bytes that are not a JSON object>"
+        }
+        var kept: [String: Any] = [:]
+        for (key, value) in object {
+            let lowered = key.lowercased()
+            if lowered == "content", let text = value as? String {
+                kept[key] = "<\(text.utf8.count) bytes>"
+            } else if secretNames.contains(where: { lowered.contains($0) }) {
+                kept[key] = "[redacted]"
+            } else if let text = value as? String {
+                let cleaned = lowered == "url" ? redactedURL(text) : text
+                kept[key] = cleaned.count > 200 ? String(cleaned.prefix(200)) + "…" : cleaned
+            } else if value is NSNumber || value is NSNull {
+                kept[key] = value
+            } else {
+                kept[key] = "<\(type(of: value))>"
+            }
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: kept, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        var text = masked(String(decoding: data, as: UTF8.self), secrets: secrets)
+        if text.count > 500 { text = String(text.prefix(500)) + "…" }
+        return text
+    }
+
+    /// `text` with credential formats and each of `secrets` (8 characters or more) masked.
+    static func masked(_ text: String, secrets: [String] = []) -> String {
+        var text = text
+        for secret in secrets where secret.count >= 8 {
+            text = text.replacingOccurrences(of: secret, with: "[redacted]")
+        }
+        for pattern in credentialPatterns {
+            text = pattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "[redacted]")
+        }
+        return text
+    }
+
+    /// A URL without user info, its secret-named query values masked.
+    static func redactedURL(_ text: String) -> String {
+        guard var components = URLComponents(string: text) else { return text }
+        if components.user != nil || components.password != nil {
+            components.user = nil
+            components.password = nil
+        }
+        components.queryItems = components.queryItems?.map { item in
+            let lowered = item.name.lowercased()
+            return secretNames.contains(where: { lowered.contains($0) }) ? URLQueryItem(name: item.name, value: "redacted") : item
+        }
+        return components.string ?? text
+    }
+}

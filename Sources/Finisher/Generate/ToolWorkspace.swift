@@ -1,0 +1,138 @@
+import Foundation
+
+/// The repository as the tool loop builds it, in memory: the existing files (round ≥ 2), the
+/// attachments (read-only: the pipeline commits them unchanged), and what the model writes and
+/// deletes. Every write is checked as a generated answer is (`GeneratedChanges.reviewed`), so
+/// the tree is valid after every call and can be used whenever the loop stops.
+struct ToolWorkspace: Sendable {
+    /// The repository before this round.
+    let existing: [String: Data]
+    /// This round's attachments, by name.
+    let attachments: [String: ReceivedAttachment]
+    /// The tree now: `existing` with the model's writes and deletions.
+    private(set) var tree: [String: Data]
+    /// Paths the model wrote, for the size limit.
+    private(set) var written: Set<String> = []
+
+    /// The workspace for `brief`.
+    init(_ brief: GenerationBrief) {
+        existing = brief.existingFiles
+        tree = brief.existingFiles
+        attachments = Dictionary(brief.attachments.map { ($0.name, $0) }) { first, _ in first }
+    }
+
+    /// Whether the model changed anything.
+    var hasChanges: Bool { tree != existing }
+
+    /// The model's work as changes to `existing`.
+    func changes(summary: String?) -> GeneratedChanges {
+        GeneratedChanges.difference(from: existing, to: tree, summary: summary)
+    }
+
+    /// `list_files`: every file with its size; attachments marked.
+    func list(limit: Int) -> String {
+        var lines: [String] = []
+        for path in tree.keys.sorted() where attachments[path] == nil {
+            lines.append("\(path)\t\(tree[path]!.count) bytes" + (written.contains(path) ? "\twritten by you" : ""))
+        }
+        for name in attachments.keys.sorted() {
+            let attachment = attachments[name]!
+            let note = SpreadsheetReader.isWorkbook(name: name, mediaType: attachment.mediaType)
+                ? "attachment, committed unchanged; read_file returns its first sheet as CSV"
+                : "attachment, committed unchanged"
+            lines.append("\(name)\t\(attachment.bytes.count) bytes\t\(note)")
+        }
+        var text = lines.isEmpty ? "No files yet." : lines.prefix(limit).joined(separator: "\n")
+        if lines.count > limit { text += "\n[… \(lines.count - limit) more not listed]" }
+        return text + "\nLICENSE (MIT) is added by the pipeline, and missing README.md sections are filled in."
+    }
+
+    /// `read_file`: a file's text (head and tail of a long one), a spreadsheet as CSV, or a note
+    /// that the file is binary.
+    func read(_ path: String, limit: Int, spreadsheets: SpreadsheetReader) -> ToolResult {
+        if let problem = RepositoryDocuments.problem(withPath: path) {
+            return .refused("path \(GeneratedChanges.quoted(path)) \(problem): give a relative path as list_files shows it")
+        }
+        let bytes: Data
+        var mediaType = ""
+        if let attachment = attachments[path] {
+            bytes = attachment.bytes
+            mediaType = attachment.mediaType
+        } else if let file = tree[path] {
+            bytes = file
+        } else if path == "LICENSE" {
+            return .ok("LICENSE is written by the pipeline: the MIT licence text.")
+        } else {
+            return .refused("there is no file \(GeneratedChanges.quoted(path)); list_files shows every file")
+        }
+        if let text = GenerationPrompt.text(of: bytes) {
+            return .ok(GenerationPrompt.excerpt(text, limit: limit))
+        }
+        if SpreadsheetReader.isWorkbook(name: path, mediaType: mediaType) {
+            do {
+                let sheet = try spreadsheets.firstSheet(of: bytes)
+                let shown = GenerationPrompt.excerpt(sheet.csv, limit: limit)
+                if shown.count == sheet.csv.count { return .ok(sheet.csv) }
+                return .ok(shown + "\n[CSV of sheet \"\(sheet.name)\": \(sheet.rows) rows × \(sheet.columns) columns, "
+                    + "\(sheet.csv.count) characters; its middle is left out above]")
+            } catch {
+                return .failed("\(path) is a spreadsheet that could not be converted: \(error)")
+            }
+        }
+        return .ok("\(path) is binary (\(mediaType.isEmpty ? "" : mediaType + ", ")\(bytes.count) bytes) and cannot be shown as text; "
+            + "the app can use it by its relative URL ./\(path).")
+    }
+
+    /// `write_file`: creates or replaces `path` with `content`, when the rules allow.
+    mutating func write(_ path: String, content: String) -> ToolResult {
+        if let problem = RepositoryDocuments.problem(withPath: path) {
+            return .refused("path \(GeneratedChanges.quoted(path)) \(problem): use a relative path with forward slashes inside the repository, such as index.html or assets/app.js")
+        }
+        if GeneratedChanges.reservedPaths.contains(path) {
+            return .refused("\(path) is written by the pipeline (MIT); leave it out")
+        }
+        if attachments[path] != nil {
+            return .refused("\(path) is an attachment, committed unchanged at the repository root; write converted or derived data under another name")
+        }
+        let review = GeneratedChanges(files: [.init(path: path, content: content)])
+            .reviewed(existing: tree, attachmentNames: Set(attachments.keys))
+        guard review.problems.isEmpty, review.accepted.files.count == 1 else {
+            return .refused(review.problems.joined(separator: "; "))
+        }
+        let size = content.utf8.count
+        let total = written.subtracting([path]).reduce(size) { $0 + (tree[$1]?.count ?? 0) }
+        if total > GeneratedChanges.maximumTotalBytes {
+            return .refused("the files you wrote would add up to \(total) bytes, more than the \(GeneratedChanges.maximumTotalBytes)-byte limit: write less")
+        }
+        if tree[path] == nil && written.count >= GeneratedChanges.maximumFiles {
+            return .refused("you have written \(written.count) files, the most accepted")
+        }
+        let replaced = tree[path] != nil
+        tree[path] = Data(content.utf8)
+        written.insert(path)
+        return .ok("\(replaced ? "Replaced" : "Wrote") \(path) (\(size) bytes).")
+    }
+
+    /// `delete_file`: removes a file, or every file under a directory (`dir` or `dir/`).
+    mutating func delete(_ path: String) -> ToolResult {
+        let target = path.hasSuffix("/") ? String(path.dropLast()) : path
+        if let problem = RepositoryDocuments.problem(withPath: target) {
+            return .refused("path \(GeneratedChanges.quoted(path)) \(problem): give a path as list_files shows it")
+        }
+        if GeneratedChanges.reservedPaths.contains(target) || target == "README.md" {
+            return .refused("\(target) is required and kept; rewrite it with write_file instead")
+        }
+        if attachments[target] != nil {
+            return .refused("\(target) is an attachment: it is committed unchanged and cannot be deleted")
+        }
+        let doomed = tree.keys.filter { ($0 == target || $0.hasPrefix(target + "/")) && attachments[$0] == nil }
+        guard !doomed.isEmpty else {
+            return .refused("there is no file \(GeneratedChanges.quoted(path)); list_files shows every file")
+        }
+        for file in doomed {
+            tree[file] = nil
+            written.remove(file)
+        }
+        return .ok(doomed.count == 1 ? "Deleted \(doomed[0])." : "Deleted \(doomed.count) files under \(target)/.")
+    }
+}

@@ -1,0 +1,58 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The generate and scan stages with a scripted LLM behind the real engine.
+@Suite(.serialized) struct GenerationPipelineTests {
+    static func answer(_ index: String) throws -> String {
+        let object: [String: Any] = ["summary": "s", "files": [["path": "index.html", "content": index]], "delete": []]
+        return String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+    }
+
+    static func withModel(_ script: [String: Any], environment: [String: String] = [:], _ body: (LocalStack, Peer, Peer) throws -> Void) throws {
+        let root = Paths.temporaryDirectory("model")
+        let key = "sk-test-\(UUID().uuidString)"
+        try JSONSerialization.data(withJSONObject: script).write(to: URL(fileURLWithPath: "\(root)/script.json"))
+        let model = try Peer("openai_stub.py", ["--key", key, "--script", "\(root)/script.json"])
+        let evaluator = try Peer("evaluator.py")
+        try withStack(environment: ["OPENAI_BASE_URL": "\(model.url)/v1", "OPENAI_API_KEY": key, "LLM_DEPLOY_MODEL": "stub-model"]
+            .merging(environment) { _, new in new }) { stack in
+            try body(stack, model, evaluator)
+        }
+    }
+
+    /// A credential-shaped string from the model: asked once more, told why; the clean answer ships.
+    @Test func aModelThatWritesACredentialIsAskedOnceMore() throws {
+        let leaked = "ghp_" + String(repeating: "Z", count: 36)
+        let script: [String: Any] = ["steps": [
+            ["content": try Self.answer("<h1>one</h1><script>const token = '\(leaked)';</script>")],
+            ["content": try Self.answer("<h1>clean</h1>")],
+        ]]
+        try Self.withModel(script) { stack, model, evaluator in
+            let id = try stack.submit(["task": "regen", "nonce": "r", "evaluation_url": "\(evaluator.url)/n"])
+            try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
+            let page = try HTTPClient.send(port: stack.port, method: "GET", path: "/pages/regen/")
+            #expect(page.text.contains("clean") && !page.text.contains(leaked))
+            let requests = try model.requests().filter { ($0["path"] as? String)?.hasSuffix("/chat/completions") == true }
+            #expect(requests.count == 2)
+            let second = String(describing: requests.last?["body"] ?? "")
+            #expect(second.contains("index.html:1: github-token") && !second.contains(leaked))
+        }
+    }
+
+    /// A model that keeps failing: the engine falls back to the offline template within the
+    /// generation budget and still publishes and notifies.
+    @Test func aFailingModelFallsBackToTheTemplate() throws {
+        try Self.withModel(["steps": [], "default": ["status": 503]], environment: ["LLM_DEPLOY_DEADLINE": "130"]) { stack, _, evaluator in
+            let id = try stack.submit(["task": "fallback", "nonce": "f", "evaluation_url": "\(evaluator.url)/n"])
+            try stack.finisher(["drain"], timeout: 90)
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
+            let outputs = try stack.journal(id)["outputs"] as? [String: Any]
+            #expect(outputs?["generator"] as? String == "template")
+            let page = try HTTPClient.send(port: stack.port, method: "GET", path: "/pages/fallback/")
+            #expect(page.text.contains("no language model was used"))
+            #expect(try evaluator.requests().count == 1)
+        }
+    }
+}
