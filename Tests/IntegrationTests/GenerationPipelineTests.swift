@@ -55,4 +55,27 @@ import TestSupport
             #expect(try evaluator.requests().count == 1)
         }
     }
+
+    /// A model that works through tools: its calls land in the journal, redacted, and its files ship.
+    @Test func toolCallsAreJournaled() throws {
+        let script: [String: Any] = ["steps": [
+            ["tool_calls": [["name": "write_file", "arguments": ["path": "index.html", "content": "<h1>from tools</h1>"]]]],
+            ["tool_calls": [["name": "finish", "arguments": ["summary": "done"]]]],
+        ]]
+        try Self.withModel(script) { stack, _, evaluator in
+            let id = try stack.submit(["task": "tooled", "nonce": "t", "evaluation_url": "\(evaluator.url)/n"])
+            let run = try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"), "\(run.log)")
+            let journal = try stack.journal(id)
+            let calls = try #require(journal["tool_calls"] as? [[String: Any]])
+            #expect(calls.map { $0["name"] as? String } == ["write_file", "finish"])
+            #expect(calls.allSatisfy { $0["outcome"] as? String == "ok" })
+            let arguments = calls.first?["arguments"] as? String ?? ""
+            #expect(arguments.contains("index.html"))
+            #expect(!arguments.contains("from tools"), "file contents are not journaled")
+            #expect((journal["outputs"] as? [String: Any])?["generation_mode"] as? String == "tools")
+            let page = try HTTPClient.send(port: stack.port, method: "GET", path: "/pages/tooled/")
+            #expect(page.text.contains("from tools"))
+        }
+    }
 }
