@@ -130,6 +130,32 @@ import TestSupport
         }
     }
 
+    /// The FastCGI convention spawn-fcgi and systemd's `StandardInput=socket` follow: the
+    /// listening socket arrives as fd 0 and no `--socket` is given.
+    @Test func theHandlerServesASocketInheritedOnStandardInput() throws {
+        try withStack { stack in
+            stack.handler?.stop()
+            unlink(stack.socketPath)
+            let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in
+                _ = stack.socketPath.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
+            }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            #expect(bound == 0 && listen(listener, 64) == 0)
+            let handler = try ChildProcess(
+                Paths.product("llm-deploy-handler"), [], environment: stack.environment,
+                logPath: "\(stack.home)/log/inherited.log", input: FileHandle(fileDescriptor: listener, closeOnDealloc: true))
+            defer { handler.stop() }
+            #expect(eventually { handler.log.contains("inherited fd 0") }, "\(handler.log)")
+            let response = try HTTPClient.postJSON(port: stack.port, stack.request())
+            #expect(response.status == 200, "\(response.text) \(handler.log)")
+        }
+    }
+
     @Test func theHandlerRefusesToStartWithoutASecret() throws {
         let home = Paths.temporaryDirectory("nosecret")
         let handler = try ChildProcess(

@@ -5,7 +5,8 @@ public final class ChildProcess: @unchecked Sendable {
     public let process = Process()
     public let logPath: String
 
-    public init(_ executable: String, _ arguments: [String], environment: [String: String], logPath: String) throws {
+    /// - Parameter input: the child's standard input (fd 0); /dev/null when `nil`.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String], logPath: String, input: FileHandle? = nil) throws {
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -14,7 +15,7 @@ public final class ChildProcess: @unchecked Sendable {
         process.environment = environment
         process.standardOutput = log
         process.standardError = log
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = input ?? FileHandle.nullDevice
         try process.run()
     }
 
