@@ -35,7 +35,9 @@ extension FinisherCommand {
             }))
             report.check("git", await Self.run(Git.executable, ["--version"]).map { "\($0.trimmingCharacters(in: .whitespacesAndNewlines))" })
             let nginxPath = nginxConf ?? [environment.home + "/nginx.conf", "/etc/nginx/nginx.conf"].first { FileManager.default.fileExists(atPath: $0) }
-            if let nginxPath {
+            if var nginxPath {
+                // nginx resolves a relative -c against its own prefix, not our directory.
+                if !nginxPath.hasPrefix("/") { nginxPath = FileManager.default.currentDirectoryPath + "/" + nginxPath }
                 report.check("nginx", await Self.run("/usr/sbin/nginx", ["-t", "-q", "-c", nginxPath, "-e", "stderr"]).map { _ in "\(nginxPath) is valid" })
             } else {
                 report.fail("nginx", "no nginx.conf found: pass --nginx-conf PATH (deploy/nginx.conf is the template)")
