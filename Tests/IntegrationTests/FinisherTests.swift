@@ -275,6 +275,19 @@ import TestSupport
         }
     }
 
+    /// A damaged journal is set aside and the task starts over instead of sticking in active/.
+    @Test func anUnreadableJournalIsSetAsideAndTheTaskStartsOver() throws {
+        let evaluator = try Peer("evaluator.py")
+        try withStack { stack in
+            let id = try stack.submit(["task": "damaged", "nonce": "d", "evaluation_url": "\(evaluator.url)/n"])
+            try Data("{ not a journal".utf8).write(to: URL(fileURLWithPath: "\(stack.spool)/journal/\(id).json"))
+            let run = try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"), "\(run.log)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(stack.spool)/journal").contains { $0.hasPrefix("\(id).json.unreadable-") })
+            #expect(try Self.notifications(evaluator, nonce: "d").count == 1)
+        }
+    }
+
     @Test func theSystemdUnitsVerify() throws {
         guard let analyze = Paths.which("systemd-analyze") else {
             Issue.record("systemd-analyze is missing: scripts/setup installs the systemd package")

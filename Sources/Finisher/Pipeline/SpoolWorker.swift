@@ -131,7 +131,17 @@ struct SpoolWorker: Sendable {
         let id = request.id
         do {
             let received = request.receivedAt ?? spool.modificationDate(of: claim.name, in: .active) ?? .now
-            var journal = try spool.readJournal(id) ?? TaskJournal(id: id, request: request, receivedAt: received)
+            var journal: TaskJournal
+            do {
+                journal = try spool.readJournal(id) ?? TaskJournal(id: id, request: request, receivedAt: received)
+            } catch {
+                // Every stage is idempotent, so starting over is safe; the damaged record is kept.
+                let path = spool.journalPath(id.rawValue)
+                let aside = "\(path).unreadable-\(Int(Date().timeIntervalSince1970))"
+                rename(path, aside)
+                logger.error("unreadable journal set aside; the task starts over", metadata: ["id": "\(id)", "kept": "\(aside)", "error": "\(error)"])
+                journal = TaskJournal(id: id, request: request, receivedAt: received)
+            }
             journal.state = .active
             journal.nextAttemptAt = nil
             journal.updatedAt = .now
