@@ -275,6 +275,27 @@ import TestSupport
         }
     }
 
+    /// Files that cannot run (a drop-in still being written, an unreadable entry, a damaged task
+    /// file under an ID name) neither stop the others nor keep a Finisher spinning.
+    @Test func unusableIncomingFilesNeitherBlockNorSpin() throws {
+        let evaluator = try Peer("evaluator.py")
+        try withStack { stack in
+            let incoming = "\(stack.spool)/incoming"
+            try Data("{\"partial\":".utf8).write(to: URL(fileURLWithPath: "\(incoming)/copying.json.tmp"))
+            try FileManager.default.createDirectory(atPath: "\(incoming)/a-directory.json", withIntermediateDirectories: false)
+            let damaged = String(repeating: "e", count: 32)
+            try Data("{ damaged".utf8).write(to: URL(fileURLWithPath: "\(incoming)/\(damaged)"))
+            let id = try stack.submit(["task": "still-runs", "nonce": "s", "evaluation_url": "\(evaluator.url)/n"])
+            let started = Date()
+            let run = try stack.finisher(["drain"], timeout: 30)
+            #expect(run.status == 0, "\(run.log)")
+            #expect(Date().timeIntervalSince(started) < 15, "drain kept running")
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/failed/\(damaged)"))
+            #expect(FileManager.default.fileExists(atPath: "\(incoming)/copying.json.tmp"))
+        }
+    }
+
     /// A damaged journal is set aside and the task starts over instead of sticking in active/.
     @Test func anUnreadableJournalIsSetAsideAndTheTaskStartsOver() throws {
         let evaluator = try Peer("evaluator.py")

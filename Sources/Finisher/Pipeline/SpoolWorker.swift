@@ -73,9 +73,20 @@ struct SpoolWorker: Sendable {
             }
         }
         for name in spool.entries(in: .incoming) {
-            guard TaskID(name) != nil, let data = try? spool.contents(of: name, in: .incoming),
-                let request = try? TaskRequest.decodeSpoolFile(data)
-            else { continue }
+            // Not a task ID: a drop-in still being written (`.tmp`, dotfile) or one that could
+            // not be read. Wait for it to change rather than rescan it in a loop.
+            guard TaskID(name) != nil, let data = try? spool.contents(of: name, in: .incoming) else {
+                waiting.insert(name)
+                continue
+            }
+            let request: TaskRequest
+            do {
+                request = try TaskRequest.decodeSpoolFile(data)
+            } catch {
+                // Hand-edited, or written under older rules: it can never run as it is.
+                reject(name, reason: "not a valid task: \(error)")
+                continue
+            }
             if let earliest = pending[TaskKey(email: request.email, task: request.task)], earliest < request.round {
                 waiting.insert(name)  // round N waits for round N-1 of the same task
                 continue
@@ -83,6 +94,17 @@ struct SpoolWorker: Sendable {
             if let claim = try spool.claim(name) { return (claim, request) }
         }
         return nil
+    }
+
+    /// Moves an unusable incoming file to `failed/` with its reason (shown by `status`).
+    private func reject(_ name: String, reason: String) {
+        logger.error("rejected a task file", metadata: ["file": "\(name)", "error": "\(reason)"])
+        do {
+            try spool.writeRejection(name, reason: reason)
+            try Self.unlessVanished { try spool.move(name, from: .incoming, to: .failed) }
+        } catch {
+            logger.error("could not move a rejected task file to failed/", metadata: ["file": "\(name)", "error": "\(error)"])
+        }
     }
 
     private struct TaskKey: Hashable {
@@ -96,11 +118,16 @@ struct SpoolWorker: Sendable {
         for name in spool.entries(in: .incoming) where TaskID(name) == nil {
             guard !name.hasPrefix("."), !name.hasSuffix(".tmp") else { continue }  // still being copied in
             // Another Finisher may adopt the same file at the same moment: a file that vanishes
-            // under us was taken, not lost.
-            try Self.unlessVanished {
-                let data = try spool.contents(of: name, in: .incoming)
-                do {
-                    let request = try TaskRequest.decodeSpoolFile(data)
+            // under us was taken, not lost. One unreadable file must not stop the others.
+            do {
+                try Self.unlessVanished {
+                    let request: TaskRequest
+                    do {
+                        request = try TaskRequest.decodeSpoolFile(try spool.contents(of: name, in: .incoming))
+                    } catch let error as RequestError {
+                        reject(name, reason: "not a valid task: \(error)")
+                        return
+                    }
                     if let existing = spool.state(of: request.id) {
                         logger.notice("dropped-in task duplicates one in the spool; removed", metadata: ["file": "\(name)", "id": "\(request.id)", "queue": "\(existing.rawValue)"])
                         unlink("\(spool.root)/incoming/\(name)")
@@ -108,11 +135,9 @@ struct SpoolWorker: Sendable {
                         try spool.move(name, from: .incoming, to: .incoming, as: request.id.rawValue)
                         logger.info("adopted a dropped-in task", metadata: ["file": "\(name)", "id": "\(request.id)"])
                     }
-                } catch let error as RequestError {
-                    logger.error("rejected a dropped-in task", metadata: ["file": "\(name)", "error": "\(error)"])
-                    try spool.writeRejection(name, reason: "not a valid task: \(error)")
-                    try spool.move(name, from: .incoming, to: .failed)
                 }
+            } catch {
+                logger.warning("cannot read a dropped-in file; leaving it", metadata: ["file": "\(name)", "error": "\(error)"])
             }
         }
     }
