@@ -22,6 +22,8 @@ struct FinisherContext {
     let logger: Logger
 
     init() throws {
+        // git may exit before reading the commit message we write to its stdin.
+        signal(SIGPIPE, SIG_IGN)
         environment = ServiceEnvironment()
         JSONLogHandler.bootstrap(level: environment["LLM_DEPLOY_LOG_LEVEL"])
         var logger = Logger(label: "finisher")

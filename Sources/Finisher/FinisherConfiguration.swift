@@ -39,9 +39,10 @@ struct FinisherConfiguration: Sendable {
         }
         if let path = environment["LLM_DEPLOY_SECRETS_FILE"] {
             let text = try ServiceEnvironment.readFile(path, variable: "LLM_DEPLOY_SECRETS_FILE")
-            if let object = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) {
-                secrets += object.values
+            guard let object = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) else {
+                throw ConfigurationError(variable: "LLM_DEPLOY_SECRETS_FILE", reason: "must name a JSON object of e-mail → secret strings")
             }
+            secrets += object.values
         }
         return secrets
     }

@@ -26,6 +26,9 @@ struct HandlerConfiguration: Sendable {
             else {
                 throw ConfigurationError(variable: "LLM_DEPLOY_SECRETS_FILE", reason: "must name a JSON object of e-mail → secret strings")
             }
+            if let empty = object.first(where: { $0.value.isEmpty }) {
+                throw ConfigurationError(variable: "LLM_DEPLOY_SECRETS_FILE", reason: "gives \(empty.key) an empty secret; remove the entry or set one")
+            }
             perSender = object
         }
         secrets = SecretBook(shared: try environment.secret("LLM_DEPLOY_SECRET"), perSender: perSender)

@@ -31,7 +31,8 @@ struct PipelineEngine: Sendable {
     func run(_ request: TaskRequest, journal: inout TaskJournal) async -> Outcome {
         let work = WorkTree(dataRoot: configuration.dataRoot, id: journal.id)
         forgetStagesWhoseOutputIsGone(&journal, work: work)
-        let deadline = Deadline(receivedAt: journal.receivedAt, total: configuration.deadline)
+        // After an operator's retry the clock starts again, as the notify horizon does.
+        let deadline = Deadline(receivedAt: journal.retriedAt ?? journal.receivedAt, total: configuration.deadline)
         var log = logger
         log[metadataKey: "id"] = "\(journal.id)"
         for stage in Stage.allCases where !journal.completed.contains(stage) {
@@ -58,6 +59,8 @@ struct PipelineEngine: Sendable {
                 switch failure {
                 case .permanent(let reason):
                     return .failed(reason: "\(stage.rawValue): \(reason)")
+                case .transient(let reason, _) where journal.deferrals >= Self.maximumDeferrals:
+                    return .failed(reason: "\(stage.rawValue): still failing after \(journal.deferrals) deferrals; last: \(reason)")
                 case .transient(let reason, let retryAfter):
                     let delay = retryAfter ?? Self.backoff(deferrals: journal.deferrals)
                     return .deferred(until: Date().addingTimeInterval(delay), reason: "\(stage.rawValue): \(reason)")
@@ -66,6 +69,10 @@ struct PipelineEngine: Sendable {
         }
         return .done
     }
+
+    /// Transient failures tolerated before a task fails for good (with the back-off below, about
+    /// two hours of retrying); `retry` starts the count again.
+    static let maximumDeferrals = 16
 
     /// Exponential back-off with ±20 % jitter: 30 s, 60 s, 120 s … capped at 10 minutes.
     static func backoff(deferrals: Int) -> TimeInterval {
@@ -145,7 +152,8 @@ struct PipelineEngine: Sendable {
         let repository = RepositoryName.forTask(request.task)
         let existing = request.round > 1 ? try await forge.existingFiles(repository: repository) : [:]
         let brief = GenerationBrief(request: request, attachments: received, existingFiles: existing, feedback: feedback)
-        let budget = deadline.budget(reserving: Deadline.afterGeneration)
+        // A task already late still gets a real try at the LLM rather than the template.
+        let budget = deadline.budget(reserving: Deadline.afterGeneration, minimum: 60)
         var chosen = generator
         var generated: [String: Data]
         journal.toolCalls = nil

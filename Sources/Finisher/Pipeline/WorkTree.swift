@@ -32,11 +32,21 @@ struct WorkTree: Sendable {
         return files
     }
 
-    /// Replaces `directory`'s contents with `files` (paths already validated).
+    /// Replaces `directory` with one holding exactly `files` (paths already validated). Written
+    /// aside and renamed into place, so a crash leaves the old tree or the new one, never a part.
     static func write(_ files: [String: Data], to directory: URL) throws {
-        try? FileManager.default.removeItem(at: directory)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try add(files, to: directory)
+        let staging = directory.deletingLastPathComponent().appendingPathComponent(".\(directory.lastPathComponent).\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        do {
+            try add(files, to: staging)
+            let old = directory.deletingLastPathComponent().appendingPathComponent(".\(directory.lastPathComponent).old.\(UUID().uuidString)")
+            let hadOld = rename(directory.path, old.path) == 0
+            guard rename(staging.path, directory.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+            if hadOld { try? FileManager.default.removeItem(at: old) }
+        } catch {
+            try? FileManager.default.removeItem(at: staging)
+            throw error
+        }
     }
 
     /// Makes a git checkout's working tree exactly `files`: everything but `.git` is removed first,

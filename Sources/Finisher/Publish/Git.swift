@@ -35,6 +35,8 @@ struct Git: Sendable {
             "GIT_AUTHOR_NAME": authorName, "GIT_AUTHOR_EMAIL": authorEmail,
             "GIT_COMMITTER_NAME": authorName, "GIT_COMMITTER_EMAIL": authorEmail,
             "LC_ALL": "C",
+            // A stalled transfer (under 1 KB/s for 30 s) fails instead of holding the slot forever.
+            "GIT_HTTP_LOW_SPEED_LIMIT": "1000", "GIT_HTTP_LOW_SPEED_TIME": "30",
         ]
     }
 

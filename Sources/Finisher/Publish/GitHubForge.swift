@@ -134,7 +134,8 @@ struct GitHubForge: Forge {
             if output.contains("without `workflow` scope") {
                 throw .permanent("GitHub refused to push .github/workflows/: the token lacks the `workflow` scope; grant it or drop the workflow")
             }
-            if output.contains("403") || output.contains("401") || output.contains("Authentication failed") || output.contains("denied") {
+            let refused = ["returned error: 401", "returned error: 403", "Authentication failed", "Invalid username or password"]
+            if refused.contains(where: output.contains) || output.range(of: #"Permission to \S+ denied"#, options: .regularExpression) != nil {
                 throw .permanent("git \(arguments[0]) was refused: check that GITHUB_TOKEN may push to this repository (\(output.suffix(200)))")
             }
             throw .transient("git \(arguments[0]) failed: \(output.suffix(300))")
