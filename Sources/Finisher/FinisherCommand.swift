@@ -19,6 +19,7 @@ struct FinisherContext {
     let configuration: FinisherConfiguration
     let spool: SpoolDirectory
     let generator: any Generator
+    let fetchAllowlist: FetchAllowlist
     let logger: Logger
 
     init() throws {
@@ -33,6 +34,7 @@ struct FinisherContext {
             configuration = try FinisherConfiguration(environment: environment)
             spool = try SpoolDirectory(root: configuration.spoolRoot)
             generator = try GeneratorSelection.make(environment: environment, logger: logger)
+            fetchAllowlist = try FetchAllowlist(parsing: environment["LLM_DEPLOY_FETCH_ALLOW"])
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(78)
@@ -59,7 +61,7 @@ struct FinisherContext {
             notifier: HTTPNotifier(client: client),
             scanner: SecretScanner(configuredSecrets: configuration.secrets),
             pages: PagesVerifier(client: client),
-            attachments: AttachmentLoader(client: client),
+            attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: fetchAllowlist))),
             documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now)),
             logger: logger)
         return SpoolWorker(spool: spool, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots), engine: engine, logger: logger)

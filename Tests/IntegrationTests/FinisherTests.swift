@@ -296,6 +296,25 @@ import TestSupport
         }
     }
 
+    /// http(s) attachments go through the same guard as the generator's fetch_url: a metadata
+    /// address is refused before any connection, an allowlisted loopback host is fetched.
+    @Test func attachmentURLsAreFetchedThroughTheAddressGuard() throws {
+        let evaluator = try Peer("evaluator.py")
+        try withStack(environment: ["LLM_DEPLOY_FETCH_ALLOW": "127.0.0.1"]) { stack in
+            let allowed = try stack.submit(["task": "remote-ok", "nonce": "ok", "evaluation_url": "\(evaluator.url)/n",
+                                            "attachments": [["name": "health.json", "url": "http://127.0.0.1:\(stack.port)/healthz"]]])
+            let refused = try stack.submit(["task": "remote-meta", "nonce": "meta", "evaluation_url": "\(evaluator.url)/n",
+                                            "attachments": [["name": "creds.json", "url": "http://169.254.169.254/latest/meta-data/"]]])
+            try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(allowed)"))
+            let served = try HTTPClient.send(port: stack.port, method: "GET", path: "/pages/remote-ok/health.json")
+            #expect(served.text.contains("\"status\":\"ok\""))
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/failed/\(refused)"))
+            let failure = try stack.journal(refused)["failure"] as? String ?? ""
+            #expect(failure.contains("creds.json") && failure.contains("169.254.169.254"), "\(failure)")
+        }
+    }
+
     /// A damaged journal is set aside and the task starts over instead of sticking in active/.
     @Test func anUnreadableJournalIsSetAsideAndTheTaskStartsOver() throws {
         let evaluator = try Peer("evaluator.py")

@@ -4,7 +4,10 @@ import Spool
 /// The `prepare` stage's work: every attachment decoded (`data:`) or fetched (http(s), with
 /// size and time limits) into the work tree under its own name, byte for byte.
 struct AttachmentLoader: Sendable {
-    let client: WebClient
+    /// The same guarded fetcher as the generator's `fetch_url`: no private, loopback or metadata
+    /// address unless `LLM_DEPLOY_FETCH_ALLOW` names the host, redirects vetted hop by hop, and
+    /// the size limit enforced while downloading.
+    let fetcher: URLFetcher
     var maximumBytes = 20 << 20
     var timeout: TimeInterval = 30
 
@@ -50,11 +53,22 @@ struct AttachmentLoader: Sendable {
                 throw .permanent("attachment \(attachment.name): the URL \(error.reason)")
             }
         }
-        let response: WebClient.Response
+        var fetcher = self.fetcher
+        fetcher.maximumBytes = maximumBytes
+        fetcher.timeout = timeout
+        let response: URLFetcher.Page
         do {
-            response = try await client.send("GET", attachment.url, timeout: timeout, maximumBytes: maximumBytes)
+            response = try await fetcher.fetch(attachment.url)
         } catch {
-            throw .transient("attachment \(attachment.name): \(error)")
+            switch error {
+            case .refusedAddress, .unsupportedURL, .tooManyRedirects:
+                throw .permanent("attachment \(attachment.name): \(error)")
+            default:
+                throw .transient("attachment \(attachment.name): \(error)")
+            }
+        }
+        guard !response.truncated else {
+            throw .permanent("attachment \(attachment.name) is larger than \(maximumBytes) bytes")
         }
         switch response.status {
         case 200: return response.body
