@@ -4,6 +4,7 @@ import Glibc
 import CFastCGI
 import Logging
 import Spool
+import Synchronization
 
 /// libfcgi's reentrant API served by a fixed pool of threads, each blocked in its own
 /// `FCGX_Accept_r` on the shared listening socket, so one request waiting on `fsync` never
@@ -14,6 +15,11 @@ final class FastCGIServer: Sendable {
     let maximumBody: Int
     let logger: Logger
     let handle: @Sendable (IncomingRequest) -> Intake.Outcome
+    /// Bodies over 1 MiB cost about five times their size while being decoded and checked, so
+    /// only two are handled at once; more get 503 rather than exhausting memory.
+    private let largeBodies = Atomic<Int>(0)
+    static let largeBody = 1 << 20
+    static let largeBodiesAtOnce = 2
 
     init(
         listener: Int32, threads: Int, maximumBody: Int, logger: Logger,
@@ -41,8 +47,15 @@ final class FastCGIServer: Sendable {
         }
         while FCGX_Accept_r(request) >= 0 {
             let started = Self.monotonicSeconds()
-            let incoming = read(request)
-            let outcome = handle(incoming)
+            var incoming = read(request)
+            let outcome = incoming.tooBusy
+                ? Intake.Outcome(response: ResponseBodies.failure(
+                    503, "busy", "other large requests are being handled; try again shortly", headers: [("Retry-After", "5")]))
+                : handle(incoming)
+            if incoming.holdsLargeBodySlot {
+                largeBodies.subtract(1, ordering: .relaxed)
+                incoming.holdsLargeBodySlot = false
+            }
             let bytes = outcome.response.cgiBytes()
             _ = bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out) }
@@ -71,9 +84,18 @@ final class FastCGIServer: Sendable {
             method: parameter("REQUEST_METHOD") ?? "GET", path: uri,
             contentType: parameter("CONTENT_TYPE"), authorization: parameter("HTTP_AUTHORIZATION"), body: [])
         // Announced length over the limit: answer 413 without reading it all.
-        if let length = parameter("CONTENT_LENGTH").flatMap(Int.init), length > maximumBody {
+        let length = parameter("CONTENT_LENGTH").flatMap(Int.init) ?? 0
+        if length > maximumBody {
             incoming.bodyExceedsLimit = true
             return incoming
+        }
+        if length > Self.largeBody {
+            guard largeBodies.add(1, ordering: .relaxed).newValue <= Self.largeBodiesAtOnce else {
+                largeBodies.subtract(1, ordering: .relaxed)
+                incoming.tooBusy = true
+                return incoming
+            }
+            incoming.holdsLargeBodySlot = true
         }
         var chunk = [CChar](repeating: 0, count: 64 * 1024)
         while incoming.body.count <= maximumBody {

@@ -9,6 +9,10 @@ struct IncomingRequest: Sendable {
     var body: [UInt8]
     /// Set when the body was longer than the limit; `body` then holds only what was read.
     var bodyExceedsLimit: Bool = false
+    /// Set when too many large bodies are being handled; the body was not read.
+    var tooBusy = false
+    /// Whether this request took one of the server's places for a large body.
+    var holdsLargeBodySlot = false
 }
 
 /// What the Handler answers: always a JSON body.

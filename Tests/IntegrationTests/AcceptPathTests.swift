@@ -156,6 +156,35 @@ import TestSupport
         }
     }
 
+    /// Many large bodies at once: each is answered (accepted, or 503 busy with Retry-After), the
+    /// Handler stays up, and whatever was accepted is on disk.
+    @Test func concurrentLargeBodiesAreAnsweredWithoutExhaustingMemory() throws {
+        try withStack { stack in
+            let payload = Data(repeating: 0x41, count: 12 << 20).base64EncodedString()
+            let bodies = (0..<8).map { index in
+                try! JSONSerialization.data(withJSONObject: stack.request([
+                    "nonce": "large-\(index)", "attachments": [["name": "big.bin", "url": "data:application/octet-stream;base64,\(payload)"]],
+                ]))
+            }
+            let shared = bodies
+            let responses = concurrently(8) { index in
+                try? HTTPClient.send(port: stack.port, path: "/request", headers: ["Content-Type": "application/json"], body: shared[index], timeout: 60)
+            }
+            var busy = 0
+            for response in responses {
+                let answer = try #require(response)
+                #expect(answer.status == 200 || answer.status == 503, "\(answer.status) \(answer.text)")
+                if answer.status == 503 {
+                    busy += 1
+                    #expect(answer.json?["error"] as? String == "busy" && answer.headers["retry-after"] == "5")
+                }
+            }
+            #expect(stack.handler!.process.isRunning)
+            #expect(stack.spooledFiles().count == 8 - busy)
+            print("large bodies: \(8 - busy) accepted, \(busy) answered busy")
+        }
+    }
+
     @Test func theHandlerRefusesToStartWithoutASecret() throws {
         let home = Paths.temporaryDirectory("nosecret")
         let handler = try ChildProcess(
