@@ -77,13 +77,22 @@ extension SpoolDirectory {
             close(fd)
             return nil
         }
-        do {
-            try move(name, from: .incoming, to: .active)
-        } catch {
+        // link + unlink rather than rename: a rename would silently replace a copy of the same
+        // task that another Finisher holds in active/.
+        let target = "\(root)/\(SpoolState.active.rawValue)/\(name)"
+        guard link(path, target) == 0 else {
+            let code = errno
             close(fd)
-            if error.errno == ENOENT { return nil }
-            throw error
+            if code == EEXIST {
+                unlink(path)  // a second copy of a task already being worked on
+                return nil
+            }
+            if code == ENOENT { return nil }
+            throw SpoolError("link", path: target, errno: code)
         }
+        unlink(path)
+        try Self.syncDirectory("\(root)/\(SpoolState.active.rawValue)")
+        try Self.syncDirectory("\(root)/\(SpoolState.incoming.rawValue)")
         return Claim(name: name, descriptor: fd)
     }
 

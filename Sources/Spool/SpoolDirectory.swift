@@ -75,6 +75,12 @@ public final class SpoolDirectory: Sendable {
             if code == EEXIST { return .duplicate(.incoming) }
             throw SpoolError("link", path: final, errno: code)
         }
+        // The first check can miss a task moving back through incoming/ (a due deferred task
+        // promoted and claimed meanwhile): look again now that ours is visible, and withdraw it.
+        if let other = [SpoolState.active, .deferred, .done, .failed].first(where: { access(path(of: id, in: $0), F_OK) == 0 }) {
+            unlink(final)
+            return .duplicate(other)
+        }
         try incomingSync.sync()
         return .accepted
     }
