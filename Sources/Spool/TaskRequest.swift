@@ -61,6 +61,19 @@ extension TaskRequest {
         return request
     }
 
+    /// Who sent a task, which task and which round: read from a spool file without validating
+    /// (or decoding the attachments of) the rest, for scans over the whole spool.
+    public struct Header: Sendable, Equatable, Decodable {
+        public var email: String
+        public var task: String
+        public var round: Int
+    }
+
+    /// The header of a spool file, or `nil` when it has none.
+    public static func header(of data: Data) -> Header? {
+        try? JSONDecoder().decode(Header.self, from: data)
+    }
+
     private static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

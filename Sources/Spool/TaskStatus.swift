@@ -56,7 +56,7 @@ public struct TaskStatus: Codable, Sendable, Equatable {
     /// The sender of the task, for authorising a status request.
     public static func sender(of id: TaskID, spool: SpoolDirectory) -> String? {
         guard let state = spool.state(of: id) else { return nil }
-        return (try? TaskRequest.decodeSpoolFile(spool.contents(of: id.rawValue, in: state)))?.email
+        return (try? spool.contents(of: id.rawValue, in: state)).flatMap(TaskRequest.header(of:))?.email
     }
 
     /// JSON as both surfaces print it.

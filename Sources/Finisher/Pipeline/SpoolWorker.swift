@@ -67,9 +67,9 @@ struct SpoolWorker: Sendable {
         var pending: [TaskKey: Int] = [:]
         for state in [SpoolState.incoming, .active, .deferred] {
             for name in spool.entries(in: state) {
-                guard let request = try? TaskRequest.decodeSpoolFile(spool.contents(of: name, in: state)) else { continue }
-                let key = TaskKey(email: request.email, task: request.task)
-                pending[key] = min(pending[key] ?? .max, request.round)
+                guard let header = (try? spool.contents(of: name, in: state)).flatMap(TaskRequest.header(of:)) else { continue }
+                let key = TaskKey(email: header.email, task: header.task)
+                pending[key] = min(pending[key] ?? .max, header.round)
             }
         }
         for name in spool.entries(in: .incoming) {
