@@ -144,33 +144,16 @@ enum ToolLoopFixtures {
 /// subprocess): serves files from a directory, `/redirect?to=URL` (302), `/slow?s=N` and
 /// `/big?n=N`, and records every request's path and headers at `/_fixture/requests`.
 final class FixtureServer: @unchecked Sendable {
-    let process = Process()
-    let port: Int
+    let server: Peer
     let root: String
+
+    var port: Int { server.port }
 
     /// Starts the server over a new directory holding `files`.
     init(files: [String: String]) throws {
         root = Paths.temporaryDirectory("fixture")
         for (name, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(root)/\(name)")) }
-        guard let python = Paths.which("python3") else { throw HTTPClient.Failure(description: "python3 is not installed") }
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", Self.program, root]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while !line.contains(0x0A) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line.append(chunk)
-        }
-        let text = String(decoding: line, as: UTF8.self)
-        guard text.hasPrefix("READY "), let port = Int(text.dropFirst(6).prefix { $0.isNumber }) else {
-            kill(process.processIdentifier, SIGKILL)
-            throw HTTPClient.Failure(description: "the fixture server did not start: \(text)")
-        }
-        self.port = port
+        server = try Peer(python: ["-c", Self.program, root], label: "the fixture server")
     }
 
     deinit { stop() }
@@ -178,12 +161,9 @@ final class FixtureServer: @unchecked Sendable {
     /// `http://127.0.0.1:PORT`.
     var url: String { "http://127.0.0.1:\(port)" }
 
-    /// Stops the server (SIGKILL: it keeps nothing worth a clean exit) and removes its directory.
+    /// Stops the server and removes its directory.
     func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        server.stop()
         try? FileManager.default.removeItem(atPath: root)
     }
 

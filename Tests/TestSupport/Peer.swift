@@ -6,10 +6,16 @@ public final class Peer: @unchecked Sendable {
     public let process = Process()
     public let port: Int
 
-    public init(_ script: String, _ arguments: [String] = []) throws {
+    /// Starts `Tests/Peers/SCRIPT --port 0 ARGUMENTS…`.
+    public convenience init(_ script: String, _ arguments: [String] = []) throws {
+        try self.init(python: ["\(Paths.packageRoot)/Tests/Peers/\(script)", "--port", "0"] + arguments, label: script)
+    }
+
+    /// Starts `python3 ARGUMENTS…`, which must print `READY <port>` first.
+    public init(python arguments: [String], label: String) throws {
         guard let python = Paths.which("python3") else { throw HTTPClient.Failure(description: "python3 is not installed") }
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["\(Paths.packageRoot)/Tests/Peers/\(script)", "--port", "0"] + arguments
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         let errorLog = Paths.temporaryDirectory("peer") + "/stderr.log"
@@ -27,7 +33,7 @@ public final class Peer: @unchecked Sendable {
         guard text.hasPrefix("READY "), let port = Int(text.dropFirst(6).prefix { $0.isNumber }) else {
             kill(process.processIdentifier, SIGKILL)
             let errors = (try? String(contentsOfFile: errorLog, encoding: .utf8)) ?? ""
-            throw HTTPClient.Failure(description: "\(script) did not start: \(text) \(errors.suffix(800))")
+            throw HTTPClient.Failure(description: "\(label) did not start: \(text) \(errors.suffix(800))")
         }
         self.port = port
     }
