@@ -99,6 +99,6 @@ import TestSupport
                 #expect(GitHubForgeTests.files(under: stack.home, containing: secret).isEmpty, "\(secret.prefix(6))… leaked")
             }
         }
-        _ = github
+        withExtendedLifetime(github) {}  // the emulator must outlive the stack
     }
 }
