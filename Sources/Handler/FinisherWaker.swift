@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FoundationEssentials
 import Logging
 import Spool
 import Synchronization
@@ -12,19 +13,22 @@ import Synchronization
 /// Spawning is skipped when it cannot help: every Finisher slot is held (each holder rescans
 /// `incoming/` after it lets its slot go), or as many Finishers as there are slots are already
 /// running or starting (they have not scanned yet, so they will see this file). A burst thus
-/// starts up to N Finishers and no more. Anything missed is picked up by the recovery timer; a
-/// failed spawn is logged and never fails the request.
+/// starts up to N Finishers and no more. One Finisher may be counted while already on its way
+/// out; `watchChildren` closes that gap when it exits. A failed spawn is logged and never fails
+/// the request.
 final class FinisherWaker: Sendable {
     let arguments: [String]
     let slots: FinisherSlots
+    let incoming: String
     private let logger: Logger
-    /// Finishers this Handler started that have not exited yet.
-    private let running = Mutex<Set<pid_t>>([])
+    /// Finishers this Handler started that have not exited yet, with when they started.
+    private let running = Mutex<[pid_t: Date]>([:])
 
-    init(arguments: [String], slots: FinisherSlots, logger: Logger) {
+    init(arguments: [String], slots: FinisherSlots, incoming: String, logger: Logger) {
         precondition(!arguments.isEmpty)
         self.arguments = arguments
         self.slots = slots
+        self.incoming = incoming
         self.logger = logger
     }
 
@@ -44,16 +48,47 @@ final class FinisherWaker: Sendable {
     }
 
     func wake() {
-        let busy = running.withLock { children -> Bool in
-            Self.reap(&children)
-            return children.count >= slots.count
-        }
+        let busy = running.withLock { $0.count >= slots.count }
         if busy || !slots.anyFree() { return }
         do {
             let pid = try spawn()
-            running.withLock { _ = $0.insert(pid) }
+            running.withLock { $0[pid] = .now }
         } catch {
             logger.error("could not start a Finisher", metadata: ["command": "\(arguments[0])", "error": "\(error)"])
+        }
+    }
+
+    /// Reaps Finishers as they exit and, when a task reached `incoming/` after an exited Finisher
+    /// started, wakes another: that task may have arrived after the Finisher's last look, while
+    /// it still counted as running. Waits for SIGCHLD (blocked by the caller), and looks at least
+    /// once a second in case a thread that does not block it swallowed one. Runs forever.
+    func watchChildren() -> Never {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGCHLD)
+        var second = timespec(tv_sec: 1, tv_nsec: 0)
+        while true {
+            _ = sigtimedwait(&signals, nil, &second)
+            let starts = running.withLock { children -> [Date] in
+                var exited: [Date] = []
+                var status: Int32 = 0
+                while true {
+                    let pid = waitpid(-1, &status, WNOHANG)
+                    if pid <= 0 { break }
+                    if let start = children.removeValue(forKey: pid) { exited.append(start) }
+                }
+                return exited
+            }
+            if let earliest = starts.min(), hasIncoming(since: earliest) { wake() }
+        }
+    }
+
+    /// Whether `incoming/` holds a file written at or after `date`.
+    private func hasIncoming(since date: Date) -> Bool {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: incoming)) ?? []
+        return names.contains { name in
+            let attributes = try? FileManager.default.attributesOfItem(atPath: "\(incoming)/\(name)")
+            return (attributes?[.modificationDate] as? Date).map { $0 >= date } ?? false
         }
     }
 
@@ -91,15 +126,7 @@ final class FinisherWaker: Sendable {
         return pid
     }
 
-    /// Collects exited Finishers, so none lingers as a zombie and `running` holds only live ones.
-    private static func reap(_ children: inout Set<pid_t>) {
-        var status: Int32 = 0
-        while true {
-            let pid = waitpid(-1, &status, WNOHANG)
-            if pid <= 0 { break }
-            children.remove(pid)
-        }
-    }
+
 }
 
 /// glibc ≥ 2.34's `posix_spawn_file_actions_addclosefrom_np`, declared under `__USE_MISC`,

@@ -44,7 +44,8 @@ struct HandlerCommand: ParsableCommand {
             guard (1...256).contains(threads) else { throw ValidationError("--threads must be from 1 to 256") }
             let spool = try SpoolDirectory(root: configuration.spoolRoot, sync: configuration.spoolSync)
             let waker = configuration.wakeArguments.map {
-                FinisherWaker(arguments: $0, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots), logger: logger)
+                FinisherWaker(arguments: $0, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots),
+                              incoming: "\(configuration.spoolRoot)/\(SpoolState.incoming.rawValue)", logger: logger)
             }
             let intake = Intake(spool: spool, secrets: configuration.secrets, maximumBody: configuration.maximumBody, waker: waker)
             let listener = try ListeningSocket.open(address: socket, mode: mode, backlog: backlog)
@@ -57,6 +58,15 @@ struct HandlerCommand: ParsableCommand {
             signal(SIGTERM, SIG_DFL)
             signal(SIGINT, SIG_DFL)
             signal(SIGPIPE, SIG_IGN)
+            // SIGCHLD goes to the waker's own thread (sigwait); every thread started from here on
+            // inherits it blocked. The Finishers themselves start with an empty mask.
+            if let waker {
+                var children = sigset_t()
+                sigemptyset(&children)
+                sigaddset(&children, SIGCHLD)
+                pthread_sigmask(SIG_BLOCK, &children, nil)
+                DetachedThread.start { waker.watchChildren() }
+            }
             logger.info("listening", metadata: [
                 "socket": "\(socket ?? "inherited fd \(listener)")", "spool": "\(configuration.spoolRoot)",
                 "threads": .stringConvertible(threads), "wake": "\(configuration.wakeArguments?.joined(separator: " ") ?? "none")",

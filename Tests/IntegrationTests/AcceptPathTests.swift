@@ -232,6 +232,29 @@ import TestSupport
         }
     }
 
+    /// A task spooled while the only slot's Finisher still counted as running is not left to
+    /// the timer: when that Finisher exits, the Handler sees the newer task and wakes another.
+    @Test func aTaskArrivingAsTheLastFinisherLeavesIsNotStranded() throws {
+        let home = Paths.temporaryDirectory("stranded")
+        let script = "\(home)/lazy-finisher"
+        // A Finisher that looks at nothing: it lives a second and exits.
+        try "#!/bin/sh\necho $$ >> '\(home)/starts'\nsleep 1\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        try withStack(environment: ["LLM_DEPLOY_WAKE": script, "LLM_DEPLOY_SLOTS": "1"]) { stack in
+            _ = try stack.submit(["nonce": "first"])
+            usleep(200_000)
+            _ = try stack.submit(["nonce": "second"])  // the first Finisher still counts: no spawn now
+            func starts() -> Int {
+                ((try? String(contentsOfFile: "\(home)/starts", encoding: .utf8)) ?? "").split(separator: "\n").count
+            }
+            #expect(starts() == 1)
+            #expect(eventually(timeout: 10) { starts() == 2 }, "no Finisher was started after the first exited")
+            // The second one started after both files, so its exit wakes nobody.
+            sleep(3)
+            #expect(starts() == 2)
+        }
+    }
+
     @Test func renderedConfigPassesNginxTest() throws {
         let home = Paths.temporaryDirectory("conf")
         for directory in ["run", "log", "nginx"] {
