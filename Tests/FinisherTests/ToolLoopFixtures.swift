@@ -46,18 +46,7 @@ enum ToolLoopFixtures {
     /// Runs `python3 -c program arguments…` and returns its standard output.
     static func python(_ program: String, _ arguments: [String]) throws -> String {
         guard let python = Paths.which("python3") else { throw HTTPClient.Failure(description: "python3 is not installed") }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", program] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw HTTPClient.Failure(description: "python3 failed: \(text)") }
-        return text
+        return try commandOutput(python, ["-c", program] + arguments)
     }
 
     /// A ZIP archive of `parts` (name, text) in order, deflated, written by Python's `zipfile`:

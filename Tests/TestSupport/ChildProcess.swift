@@ -39,6 +39,26 @@ public final class ChildProcess: @unchecked Sendable {
     }
 }
 
+/// Runs a command to completion and returns its standard output and error, merged.
+/// - Throws: when it exits non-zero, with what it printed.
+public func commandOutput(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    let text = String(decoding: data, as: UTF8.self)
+    guard process.terminationStatus == 0 else {
+        throw HTTPClient.Failure(description: "\((executable as NSString).lastPathComponent) \(arguments.joined(separator: " ")): \(text)")
+    }
+    return text
+}
+
 /// Paths of this package and its built products.
 public enum Paths {
     /// The package root, from this file's location.

@@ -31,16 +31,8 @@ public final class LocalStack: @unchecked Sendable {
 
     /// Renders and starts nginx, then the Handler; waits until both answer.
     public func start() throws {
-        let render = Process()
-        render.executableURL = URL(fileURLWithPath: "\(Paths.packageRoot)/scripts/nginx-conf")
-        render.arguments = [home, String(port)]
-        let output = Pipe()
-        render.standardOutput = output
-        try render.run()
-        let config = output.fileHandleForReading.readDataToEndOfFile()
-        render.waitUntilExit()
-        guard render.terminationStatus == 0 else { throw HTTPClient.Failure(description: "scripts/nginx-conf failed") }
-        try config.write(to: URL(fileURLWithPath: "\(home)/nginx.conf"))
+        let config = try commandOutput("\(Paths.packageRoot)/scripts/nginx-conf", [home, String(port)])
+        try Data(config.utf8).write(to: URL(fileURLWithPath: "\(home)/nginx.conf"))
         guard let nginxPath = Paths.which("nginx") else { throw HTTPClient.Failure(description: "nginx is not installed") }
         nginx = try ChildProcess(nginxPath, ["-p", home, "-c", "\(home)/nginx.conf", "-e", "stderr", "-g", "daemon off;"],
                                  environment: environment, logPath: "\(home)/log/nginx.out")
@@ -123,19 +115,10 @@ extension LocalStack {
 
     /// Runs git in the test's own clean configuration.
     public func git(_ arguments: [String], in directory: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        process.arguments = (directory.map { ["-C", $0] } ?? []) + arguments
-        process.environment = ["PATH": "/usr/bin:/bin", "HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw HTTPClient.Failure(description: "git \(arguments.joined(separator: " ")): \(text)") }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        try commandOutput(
+            "/usr/bin/git", (directory.map { ["-C", $0] } ?? []) + arguments,
+            environment: ["PATH": "/usr/bin:/bin", "HOME": home, "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0"]
+        ).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
