@@ -45,9 +45,11 @@ final class FastCGIServer: Sendable {
             logger.critical("FCGX_InitRequest failed")
             exit(1)
         }
+        // One read buffer per thread, not one per request.
+        var chunk = [CChar](repeating: 0, count: 64 * 1024)
         while FCGX_Accept_r(request) >= 0 {
             let started = Self.monotonicSeconds()
-            var incoming = read(request)
+            var incoming = read(request, into: &chunk)
             let outcome = incoming.tooBusy
                 ? Intake.Outcome(response: ResponseBodies.failure(
                     503, "busy", "other large requests are being handled; try again shortly", headers: [("Retry-After", "5")]))
@@ -74,7 +76,7 @@ final class FastCGIServer: Sendable {
     }
 
     /// Reads the parameters and up to `maximumBody + 1` bytes of body.
-    private func read(_ request: UnsafeMutablePointer<FCGX_Request>) -> IncomingRequest {
+    private func read(_ request: UnsafeMutablePointer<FCGX_Request>, into chunk: inout [CChar]) -> IncomingRequest {
         let environment = request.pointee.envp
         func parameter(_ name: String) -> String? {
             FCGX_GetParam(name, environment).map { String(cString: $0) }
@@ -97,7 +99,7 @@ final class FastCGIServer: Sendable {
             }
             incoming.holdsLargeBodySlot = true
         }
-        var chunk = [CChar](repeating: 0, count: 64 * 1024)
+        incoming.body.reserveCapacity(min(length, maximumBody) + 1)
         while incoming.body.count <= maximumBody {
             let count = Int(FCGX_GetStr(&chunk, Int32(chunk.count), request.pointee.in))
             if count <= 0 { break }
