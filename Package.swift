@@ -5,7 +5,7 @@
 //
 // Dependencies are kept to three small packages on purpose (CI builds from a clean clone on
 // two cores): swift-argument-parser for the command lines, swift-log for structured logs, and
-// ZIPFoundation for reading .xlsx attachments in the Finisher.
+// ZIPFoundation for reading .xlsx attachments (the Spreadsheet target only).
 import PackageDescription
 
 let package = Package(
@@ -31,6 +31,15 @@ let package = Package(
         ),
         // The task model, validation, spool layout and durable writes. Foundation only.
         .target(name: "Spool"),
+        // Outbound HTTP with limits: the guarded fetch (SSRF address guard, operator allowlist,
+        // byte and time limits, vetted redirects) and the plain client for notifications and
+        // Pages checks. Foundation only.
+        .target(name: "Fetch", dependencies: ["Spool"]),
+        // .xlsx workbooks read as CSV. The only user of ZIPFoundation, so its build cost stays here.
+        .target(
+            name: "Spreadsheet",
+            dependencies: [.product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
         // One JSON object per log line on stderr, for both executables.
         .target(
             name: "ServiceLog",
@@ -46,16 +55,15 @@ let package = Package(
         .executableTarget(
             name: "Finisher",
             dependencies: [
-                "Spool", "ServiceLog",
+                "Spool", "ServiceLog", "Fetch", "Spreadsheet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]
         ),
         // Real processes and loopback peers for the tests: nginx, the Handler, Tests/Peers/*.py.
         .target(name: "TestSupport", dependencies: ["Spool"], path: "Tests/TestSupport"),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
         .testTarget(name: "HandlerTests", dependencies: ["Handler", "Spool"]),
-        .testTarget(name: "FinisherTests", dependencies: ["Finisher", "Spool", "TestSupport"]),
+        .testTarget(name: "FinisherTests", dependencies: ["Finisher", "Spool", "Fetch", "Spreadsheet", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Spool", "TestSupport"]),
     ]
 )

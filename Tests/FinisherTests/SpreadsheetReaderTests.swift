@@ -3,6 +3,7 @@ import Spool
 import Testing
 import TestSupport
 @testable import Finisher
+@testable import Spreadsheet
 
 /// `.xlsx` → CSV on workbooks written by Python's `zipfile` with Excel's part layout.
 struct SpreadsheetReaderTests {

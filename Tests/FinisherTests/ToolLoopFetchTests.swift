@@ -2,6 +2,7 @@ import Foundation
 import Spool
 import Testing
 import TestSupport
+@testable import Fetch
 @testable import Finisher
 
 /// `fetch_url`'s policy and HTTP side: which addresses are refused (checked on literal addresses

@@ -1,6 +1,7 @@
 import Foundation
 import Spool
 import TestSupport
+@testable import Fetch
 @testable import Finisher
 
 /// What the tool-loop tests share: a generator with the tool loop on, a loopback fixture server

@@ -2,6 +2,7 @@ import Foundation
 import Spool
 import Testing
 import TestSupport
+@testable import Fetch
 @testable import Finisher
 
 /// The tool loop against the scripted OpenAI-compatible stub (Tests/Peers/openai_stub.py), which

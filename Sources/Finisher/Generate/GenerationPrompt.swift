@@ -1,4 +1,5 @@
 import Foundation
+import Spreadsheet
 
 /// The messages sent to the model: the rules (system), the task (user) and, when an answer could
 /// not be used, the repair request quoting exactly what was wrong. Attachments and the current

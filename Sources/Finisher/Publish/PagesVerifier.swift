@@ -1,3 +1,4 @@
+import Fetch
 import Foundation
 
 /// Polls a published site until it answers 200 with the new commit's `index.html`, with

@@ -16,18 +16,22 @@ import Glibc
 /// The fetcher calls this again for every redirect target. What it cannot close: the HTTP stack
 /// resolves the name again when it connects, so a DNS server that answers differently a moment
 /// later (rebinding) could still steer that connection; the window is milliseconds wide.
-struct FetchGuard: Sendable {
+public struct FetchGuard: Sendable {
     /// Hosts the operator allows whatever they resolve to.
-    var allowlist: FetchAllowlist
+    public var allowlist: FetchAllowlist
+
+    public init(allowlist: FetchAllowlist) {
+        self.allowlist = allowlist
+    }
 
     /// Names of cloud metadata services, refused whatever they resolve to.
-    static let metadataHosts: Set<String> = [
+    public static let metadataHosts: Set<String> = [
         "metadata", "metadata.google.internal", "metadata.goog", "metadata.azure.com", "instance-data", "instance-data.ec2.internal",
     ]
 
     /// Checks `url` and returns its host and port; throws the refusal the model is told about.
     @discardableResult
-    func vet(_ url: URL) async throws(FetchError) -> (host: String, port: Int) {
+    public func vet(_ url: URL) async throws(FetchError) -> (host: String, port: Int) {
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             throw .unsupportedURL("only http and https URLs can be fetched, not \(url.scheme.map { "\($0):" } ?? "a relative URL")")
         }
@@ -54,7 +58,7 @@ struct FetchGuard: Sendable {
     }
 
     /// The URL as quoted back: without its query (which may carry someone's key) and at most 200 characters.
-    static func shown(_ url: URL) -> String {
+    public static func shown(_ url: URL) -> String {
         var components = URLComponents(url: url, resolvingAgainstBaseURL: true)
         let hadQuery = components?.query != nil
         components?.query = nil
@@ -121,7 +125,7 @@ struct FetchGuard: Sendable {
     }
 
     /// Why an address is never fetched (phrased to follow "is"), or `nil` for a public address.
-    static func restriction(of bytes: [UInt8]) -> String? {
+    public static func restriction(of bytes: [UInt8]) -> String? {
         if bytes.count == 4 { return restriction(ipv4: bytes) }
         guard bytes.count == 16 else { return "not an IP address" }
         let prefix = { (count: Int) in Array(bytes.prefix(count)) }

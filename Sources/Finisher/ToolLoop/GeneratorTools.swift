@@ -1,3 +1,4 @@
+import Fetch
 import Foundation
 
 /// The tools the model may call in the tool loop, and their execution: `list_files`,

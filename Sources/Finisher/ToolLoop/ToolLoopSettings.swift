@@ -1,4 +1,6 @@
+import Fetch
 import Foundation
+import Spreadsheet
 
 /// The tool loop's budget and the tools' limits. The loop also ends at the stage's deadline,
 /// whichever comes first; when it ends without `finish`, the files written so far are used.

@@ -1,4 +1,5 @@
 import Foundation
+import Spreadsheet
 
 /// The repository as the tool loop builds it, in memory: the existing files (round ≥ 2), the
 /// attachments (read-only: the pipeline commits them unchanged), and what the model writes and

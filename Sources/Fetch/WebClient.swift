@@ -5,20 +5,24 @@ import FoundationNetworking
 
 /// HTTP for the Finisher's peers (evaluator, Pages, attachment hosts), with a timeout and a
 /// response-size limit on every call. No cookies, no cache, no credentials of ours.
-struct WebClient: Sendable {
-    struct Response: Sendable {
-        var status: Int
-        var headers: [String: String]
-        var body: Data
+public struct WebClient: Sendable {
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var body: Data
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+
+        public init(description: String) {
+            self.description = description
+        }
     }
 
-    let userAgent: String
+    public let userAgent: String
 
-    init(userAgent: String = "llm-deploy-finisher/1.0 (+https://github.com/llm-deploy)") {
+    public init(userAgent: String = "llm-deploy-finisher/1.0 (+https://github.com/llm-deploy)") {
         self.userAgent = userAgent
     }
 
@@ -31,7 +35,7 @@ struct WebClient: Sendable {
         return URLSession(configuration: configuration)
     }()
 
-    func send(
+    public func send(
         _ method: String, _ url: String, headers: [String: String] = [:], body: Data? = nil,
         timeout: TimeInterval, maximumBytes: Int = 8 << 20
     ) async throws(Failure) -> Response {

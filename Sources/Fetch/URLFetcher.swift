@@ -6,37 +6,41 @@ import FoundationNetworking
 /// `fetch_url`'s HTTP side: a GET with a descriptive User-Agent and none of our credentials,
 /// size and time limits, and redirects followed by hand (at most `maximumRedirects`), every
 /// URL on the way vetted by the `FetchGuard` before anything connects to it.
-struct URLFetcher: Sendable {
+public struct URLFetcher: Sendable {
     /// Which hosts may be reached.
-    var policy: FetchGuard
+    public var policy: FetchGuard
     /// Says who fetches and why, as public APIs ask (no browser disguise).
-    var userAgent = "llm-deploy-finisher/1.0 (fetch_url tool of an LLM static-site generator; +https://github.com/llm-deploy)"
+    public var userAgent = "llm-deploy-finisher/1.0 (fetch_url tool of an LLM static-site generator; +https://github.com/llm-deploy)"
     /// The longest one fetch may take, redirects included.
-    var timeout: TimeInterval = 20
+    public var timeout: TimeInterval = 20
     /// The most body bytes read; the rest is not downloaded.
-    var maximumBytes = 2 << 20
+    public var maximumBytes = 2 << 20
     /// The most redirects followed.
-    var maximumRedirects = 5
+    public var maximumRedirects = 5
+
+    public init(policy: FetchGuard) {
+        self.policy = policy
+    }
 
     /// What came back.
-    struct Page: Sendable {
+    public struct Page: Sendable {
         /// The URL that answered (after redirects), as shown to the model (query elided).
-        var url: String
+        public var url: String
         /// The HTTP status.
-        var status: Int
+        public var status: Int
         /// `Content-Type`, when given.
-        var contentType: String?
+        public var contentType: String?
         /// The body, at most `maximumBytes`.
-        var body: Data
+        public var body: Data
         /// Whether the body went on past `maximumBytes`.
-        var truncated: Bool
+        public var truncated: Bool
         /// The redirects followed, in order (shown URLs).
-        var redirects: [String]
+        public var redirects: [String]
     }
 
     /// GETs `text`, following redirects to vetted URLs, within `min(timeout, limit)` seconds.
     /// - Throws: `FetchError` (refusals included) for the model to read.
-    func fetch(_ text: String, within limit: TimeInterval? = nil) async throws(FetchError) -> Page {
+    public func fetch(_ text: String, within limit: TimeInterval? = nil) async throws(FetchError) -> Page {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard trimmed.count <= 4_096, var url = URL(string: trimmed), url.scheme != nil else {
             throw .unsupportedURL("\(String(trimmed.prefix(100)).debugDescription) is not an absolute URL")

@@ -14,36 +14,38 @@ import ZIPFoundation
 ///
 /// Untrusted input: every part is size-capped while it is decompressed (a declared size proves
 /// nothing), the XML parser resolves no external entity, and the sheet's extent is capped.
-struct SpreadsheetReader: Sendable {
+public struct SpreadsheetReader: Sendable {
     /// The most bytes one part may decompress to.
-    var maximumPartBytes = 32 << 20
+    public var maximumPartBytes = 32 << 20
     /// The most bytes of CSV produced.
-    var maximumCSVBytes = 16 << 20
+    public var maximumCSVBytes = 16 << 20
     /// The most cells read (rows × columns of the output are capped by `maximumCSVBytes`).
-    var maximumCells = 2_000_000
+    public var maximumCells = 2_000_000
     /// Between records: `\n`, as most tools write CSV (RFC 4180 itself says CRLF).
-    var lineEnding = "\n"
+    public var lineEnding = "\n"
+
+    public init() {}
 
     /// A sheet converted to CSV.
-    struct Sheet: Sendable, Equatable {
+    public struct Sheet: Sendable, Equatable {
         /// The sheet's name in the workbook (`Sheet1`), or the part's name when the workbook has none.
-        var name: String
+        public var name: String
         /// The CSV text, every record ending with `lineEnding` (empty for an empty sheet).
-        var csv: String
+        public var csv: String
         /// Records in `csv`: the last row with a value (rows before it are kept, empty or not).
-        var rows: Int
+        public var rows: Int
         /// Fields per record: the rightmost column with a value.
-        var columns: Int
+        public var columns: Int
     }
 
     /// Whether `name` or `mediaType` says the bytes are an Office Open XML workbook.
-    static func isWorkbook(name: String, mediaType: String = "") -> Bool {
+    public static func isWorkbook(name: String, mediaType: String = "") -> Bool {
         name.lowercased().hasSuffix(".xlsx") || mediaType.lowercased().hasPrefix("application/vnd.openxmlformats-officedocument.spreadsheetml")
     }
 
     /// The workbook's first sheet as CSV.
     /// - Throws: `SpreadsheetError` saying why the bytes are not a readable workbook.
-    func firstSheet(of workbook: Data) throws(SpreadsheetError) -> Sheet {
+    public func firstSheet(of workbook: Data) throws(SpreadsheetError) -> Sheet {
         guard workbook.starts(with: [0x50, 0x4B]) else { throw .notAnArchive("it does not start with a ZIP signature") }
         let archive: Archive
         do {

@@ -2,7 +2,7 @@ import Foundation
 
 /// Why `fetch_url` returned no page. The description goes back to the model as the tool's
 /// result (a refusal is an answer, not an exception), so it says what the model can do instead.
-enum FetchError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum FetchError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The URL is not one we fetch: not http(s), carries credentials, has no host.
     case unsupportedURL(String)
     /// The host is, or resolves to, an address we never reach (loopback, private, link-local,
@@ -18,7 +18,7 @@ enum FetchError: Error, Sendable, Equatable, CustomStringConvertible {
     case network(url: String, reason: String)
 
     /// What went wrong and what to do instead, for the model.
-    var description: String {
+    public var description: String {
         switch self {
         case .unsupportedURL(let reason):
             "fetch_url refused the URL: \(reason). Give a public http:// or https:// URL without a user name or password."
@@ -37,7 +37,7 @@ enum FetchError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Whether this is a policy refusal (journaled as `refused`) rather than a failure.
-    var isRefusal: Bool {
+    public var isRefusal: Bool {
         switch self {
         case .unsupportedURL, .refusedAddress: true
         case .unresolvable, .tooManyRedirects, .timedOut, .network: false

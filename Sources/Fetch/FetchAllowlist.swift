@@ -8,36 +8,36 @@ import Spool
 /// Comma-separated entries, each `host` (any port) or `host:port`; an IPv6 address is written in
 /// brackets (`[::1]:8080`). Hosts are compared without case, exactly: `example.com` does not
 /// allow `api.example.com`.
-struct FetchAllowlist: Sendable, Equatable {
+public struct FetchAllowlist: Sendable, Equatable {
     /// One allowed host, on one port or on any.
-    struct Entry: Sendable, Equatable, CustomStringConvertible {
+    public struct Entry: Sendable, Equatable, CustomStringConvertible {
         /// Lower-cased, IPv6 without brackets.
-        var host: String
+        public var host: String
         /// `nil`: any port.
-        var port: Int?
+        public var port: Int?
 
         /// As the operator would write it.
-        var description: String {
+        public var description: String {
             let shown = host.contains(":") ? "[\(host)]" : host
             return port.map { "\(shown):\($0)" } ?? shown
         }
     }
 
     /// The entries, in the order given.
-    var entries: [Entry] = []
+    public var entries: [Entry] = []
 
     /// Nothing allowed beyond public addresses.
-    static let none = FetchAllowlist()
+    public static let none = FetchAllowlist()
 
     /// Whether `host` on `port` is allowed (`host` as in a URL, brackets optional).
-    func permits(host: String, port: Int) -> Bool {
+    public func permits(host: String, port: Int) -> Bool {
         let normalized = Self.normalized(host)
         return entries.contains { $0.host == normalized && ($0.port == nil || $0.port == port) }
     }
 
     /// Parses the variable's value; empty or unset allows nothing.
     /// - Throws: `ConfigurationError` for `LLM_DEPLOY_FETCH_ALLOW`, naming the entry that cannot be read.
-    init(parsing text: String?) throws(ConfigurationError) {
+    public init(parsing text: String?) throws(ConfigurationError) {
         for raw in (text ?? "").split(separator: ",") {
             let item = raw.trimmingCharacters(in: .whitespaces)
             if item.isEmpty { continue }
@@ -51,7 +51,7 @@ struct FetchAllowlist: Sendable, Equatable {
     }
 
     /// An allowlist of the given entries.
-    init(_ entries: [Entry] = []) {
+    public init(_ entries: [Entry] = []) {
         self.entries = entries
     }
 
@@ -79,7 +79,7 @@ struct FetchAllowlist: Sendable, Equatable {
     }
 
     /// Lower-cased, without IPv6 brackets or a trailing dot.
-    static func normalized(_ host: String) -> String {
+    public static func normalized(_ host: String) -> String {
         var text = host.lowercased()
         if text.hasPrefix("[") && text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
         if text.hasSuffix(".") { text.removeLast() }

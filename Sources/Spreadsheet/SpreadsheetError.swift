@@ -2,7 +2,7 @@ import Foundation
 
 /// Why a workbook could not be read as CSV. Each case says what was wrong with the file; the
 /// prompt and `read_file` then describe the attachment as binary instead of showing it.
-enum SpreadsheetError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum SpreadsheetError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Not a ZIP archive, or one whose entries cannot be read.
     case notAnArchive(String)
     /// A ZIP archive without the parts of an Excel workbook (`xl/workbook.xml`, a worksheet).
@@ -13,7 +13,7 @@ enum SpreadsheetError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooLarge(String)
 
     /// What is wrong, for a log line or a tool result.
-    var description: String {
+    public var description: String {
         switch self {
         case .notAnArchive(let reason):
             "not a readable .xlsx workbook (\(reason)); only Office Open XML spreadsheets can be converted, not legacy .xls"
