@@ -14,8 +14,6 @@ struct FinisherConfiguration: Sendable {
     var authorEmail: String
     /// Every secret the service holds, for the scanner (never logged).
     var secrets: [String]
-    /// Test-only: kill this process with SIGKILL right after journaling this stage.
-    var killAfter: Stage?
 
     init(environment: ServiceEnvironment) throws(ConfigurationError) {
         spoolRoot = environment.spoolRoot
@@ -28,7 +26,6 @@ struct FinisherConfiguration: Sendable {
         authorName = environment["LLM_DEPLOY_GIT_AUTHOR_NAME"] ?? "llm-deploy"
         authorEmail = environment["LLM_DEPLOY_GIT_AUTHOR_EMAIL"] ?? "llm-deploy@localhost"
         self.secrets = try Self.secrets(in: environment)
-        killAfter = environment["LLM_DEPLOY_TEST_KILL_AFTER"].flatMap(Stage.init(rawValue:))
     }
 
     /// Every secret configured for the service: what the scanner must never let through.

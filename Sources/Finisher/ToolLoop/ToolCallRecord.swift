@@ -1,4 +1,5 @@
 import Foundation
+import Spool
 
 /// One tool call of the generator's tool loop, as the journal and the log keep it: which tool,
 /// its arguments with secrets redacted and file contents replaced by their size, how it ended,
@@ -103,5 +104,12 @@ struct ToolCallRecord: Sendable, Equatable, Codable {
             return secretNames.contains(where: { lowered.contains($0) }) ? URLQueryItem(name: item.name, value: "redacted") : item
         }
         return components.string ?? text
+    }
+}
+
+extension ToolCallRecord {
+    /// As the task's journal keeps it.
+    var journaled: TaskJournal.ToolCall {
+        TaskJournal.ToolCall(name: name, arguments: arguments, outcome: outcome.rawValue, resultBytes: resultBytes, seconds: seconds, detail: detail)
     }
 }
