@@ -1,7 +1,7 @@
 import Foundation
 import Spool
 
-/// The Finisher's settings from the environment (DESIGN.md §6).
+/// The Finisher's settings from the environment (every variable is in the README's configuration table).
 struct FinisherConfiguration: Sendable {
     var spoolRoot: String
     var dataRoot: String

@@ -4,7 +4,7 @@ import Glibc
 import FoundationEssentials
 import Spool
 
-/// The Handler's settings from the environment (DESIGN.md §6).
+/// The Handler's settings from the environment (every variable is in the README's configuration table).
 struct HandlerConfiguration: Sendable {
     var secrets: SecretBook
     var spoolRoot: String

@@ -1,6 +1,7 @@
 public import FoundationEssentials
 
-/// The pipeline's stages, in order (DESIGN.md §1).
+/// The pipeline's stages, in order: the journal's vocabulary, shared with the Handler's status
+/// (docs/architecture.md, Stages).
 public enum Stage: String, CaseIterable, Sendable, Codable, Comparable {
     case prepare, generate, scan, publish, pages, notify
 

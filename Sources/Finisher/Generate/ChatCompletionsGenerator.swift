@@ -3,10 +3,10 @@ import Foundation
 import Logging
 import Spool
 
-/// The `Generator` seam's real adapter (DESIGN.md §5): any OpenAI-compatible Chat Completions
+/// The `Generator` seam's real adapter (docs/architecture.md, Seams): any OpenAI-compatible Chat Completions
 /// server (OpenAI, AI Pipe, OpenRouter, Ollama, llama.cpp, vLLM), chosen by configuration alone.
 ///
-/// With `tools` set, it first runs the tool loop (issue 6): the model lists, reads, writes and
+/// With `tools` set, it first runs the tool loop: the model lists, reads, writes and
 /// deletes files, fetches public URLs and calls `finish`, within the tool-call, token and time
 /// budget; the tree it built is used even when a budget stops it. A server that refuses `tools`,
 /// or a model that calls none, gets the single-answer contract instead.

@@ -8,7 +8,7 @@ struct SecretFinding: Sendable, Equatable, CustomStringConvertible {
     var description: String { "\(file):\(line): \(rule)" }
 }
 
-/// The gate before every push (DESIGN.md §7): token formats, private keys, JWTs, high-entropy
+/// The gate before every push (docs/architecture.md, Security model): token formats, private keys, JWTs, high-entropy
 /// values assigned to secret-like names, and the configured secrets themselves (verbatim and
 /// base64). A finding blocks the push; it is never merely logged.
 struct SecretScanner: Sendable {
