@@ -34,13 +34,7 @@ struct FinisherConfiguration: Sendable {
         for name in ["LLM_DEPLOY_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY"] {
             if let value = try environment.secret(name) { secrets.append(value) }
         }
-        if let path = environment["LLM_DEPLOY_SECRETS_FILE"] {
-            let text = try ServiceEnvironment.readFile(path, variable: "LLM_DEPLOY_SECRETS_FILE")
-            guard let object = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) else {
-                throw ConfigurationError(variable: "LLM_DEPLOY_SECRETS_FILE", reason: "must name a JSON object of e-mail → secret strings")
-            }
-            secrets += object.values
-        }
+        secrets += try environment.senderSecrets().values
         return secrets
     }
 }
