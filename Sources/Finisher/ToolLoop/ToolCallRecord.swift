@@ -39,18 +39,6 @@ struct ToolCallRecord: Sendable, Equatable, Codable {
     /// Names of arguments or query parameters whose values are never kept.
     static let secretNames = ["key", "token", "secret", "password", "passwd", "pwd", "auth", "signature", "sig", "session", "credential", "cookie"]
 
-    /// Credential formats masked wherever they appear (the secret scanner's, abridged).
-    private static let credentialPatterns: [NSRegularExpression] = [
-        #"(?<![A-Za-z0-9_])(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}"#,
-        #"github_pat_[A-Za-z0-9_]{20,}"#,
-        #"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}"#,
-        #"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"#,
-        #"xox[baprs]-[A-Za-z0-9-]{10,}"#,
-        #"AIza[0-9A-Za-z_-]{35}"#,
-        #"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"#,
-        #"(?i)bearer\s+[A-Za-z0-9._~+/=-]{8,}"#,
-    ].map { try! NSRegularExpression(pattern: $0) }
-
     /// `arguments` (the model's JSON text) as it may be logged and journaled: `content` replaced
     /// by its size, URLs without user info and with secret-named query values masked, values of
     /// secret-named arguments masked, long strings cut, credential formats and `secrets` masked.
@@ -86,8 +74,8 @@ struct ToolCallRecord: Sendable, Equatable, Codable {
         for secret in secrets where secret.count >= 8 {
             text = text.replacingOccurrences(of: secret, with: "[redacted]")
         }
-        for pattern in credentialPatterns {
-            text = pattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "[redacted]")
+        for pattern in CredentialPattern.all + [CredentialPattern.bearer] {
+            text = pattern.expression.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "[redacted]")
         }
         return text
     }
