@@ -55,6 +55,6 @@ struct GenerateStage: PipelineStage {
         }
         task.journal.outputs.generator = chosen.name
         task.journal.outputs.generationMode = report.mode?.rawValue
-        task.journal.toolCalls = report.mode == nil ? nil : report.toolCalls.map(\.journaled)
+        task.journal.toolCalls = report.mode == nil ? nil : report.toolCalls
     }
 }

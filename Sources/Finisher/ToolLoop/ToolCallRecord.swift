@@ -1,41 +1,11 @@
 import Foundation
 import Spool
 
-/// One tool call of the generator's tool loop, as the journal and the log keep it: which tool,
-/// its arguments with secrets redacted and file contents replaced by their size, how it ended,
-/// how much it returned and how long it took.
-struct ToolCallRecord: Sendable, Equatable, Codable {
-    /// How a call ended.
-    enum Outcome: String, Sendable, Codable {
-        /// Done; the result went back to the model.
-        case ok
-        /// Not done because a rule forbids it (a path outside the tree, a private address); the
-        /// reason went back to the model.
-        case refused
-        /// Attempted and failed (a network error, a timeout); the error went back to the model.
-        case failed
-    }
+/// A tool call as the journal keeps it; the generator records its calls in this form.
+typealias ToolCallRecord = TaskJournal.ToolCall
 
-    /// The tool's name as the model called it.
-    var name: String
-    /// The arguments, redacted (see `redacted(_:secrets:)`), at most about 500 characters.
-    var arguments: String
-    /// How it ended.
-    var outcome: Outcome
-    /// The size of the result returned to the model, in UTF-8 bytes.
-    var resultBytes: Int
-    /// How long it took.
-    var seconds: Double
-    /// The refusal or error returned, at most 300 characters (`nil` when `ok`).
-    var detail: String?
-
-    /// The wire names (snake case).
-    enum CodingKeys: String, CodingKey {
-        case name, arguments, outcome, detail
-        case resultBytes = "result_bytes"
-        case seconds
-    }
-
+/// Redaction: what of a call's arguments and results may be logged and journaled.
+extension ToolCallRecord {
     /// Names of arguments or query parameters whose values are never kept.
     static let secretNames = ["key", "token", "secret", "password", "passwd", "pwd", "auth", "signature", "sig", "session", "credential", "cookie"]
 
@@ -95,9 +65,3 @@ struct ToolCallRecord: Sendable, Equatable, Codable {
     }
 }
 
-extension ToolCallRecord {
-    /// As the task's journal keeps it.
-    var journaled: TaskJournal.ToolCall {
-        TaskJournal.ToolCall(name: name, arguments: arguments, outcome: outcome.rawValue, resultBytes: resultBytes, seconds: seconds, detail: detail)
-    }
-}
