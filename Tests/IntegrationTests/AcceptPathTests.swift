@@ -77,6 +77,28 @@ import TestSupport
         }
     }
 
+    /// An `evaluation_url` the notification client can never reach is refused at the door, as is
+    /// a loopback or private address unless `LLM_DEPLOY_NOTIFY_ALLOW` names it.
+    @Test func evaluationURLsThatCannotOrMayNotBeNotifiedAreRefused() throws {
+        try withStack(environment: ["LLM_DEPLOY_NOTIFY_ALLOW": "127.0.0.1:9"]) { stack in
+            let refused = [
+                "http://[::1]:9/notify", "http://[2001:4860:4860::8888]/x", "http://2130706433:9/notify", "http://0x7f.1:9/notify",
+                "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://metadata.google.internal/x",
+                "http://127.0.0.1:10/notify", "http://10.0.0.8/notify", "http://localhost:9/notify",
+            ]
+            for url in refused {
+                let response = try HTTPClient.postJSON(port: stack.port, stack.request(["evaluation_url": url]))
+                #expect(response.status == 400, "\(url): \(response.text)")
+                #expect(response.json?["field"] as? String == "evaluation_url", "\(url): \(response.text)")
+            }
+            #expect(stack.spooledFiles().isEmpty)
+            let allowed = try HTTPClient.postJSON(port: stack.port, stack.request(["evaluation_url": "http://127.0.0.1:9/notify"]))
+            #expect(allowed.status == 200, "\(allowed.text)")
+            let published = try HTTPClient.postJSON(port: stack.port, stack.request(["evaluation_url": "https://evaluator.example/notify"]))
+            #expect(published.status == 200, "\(published.text)")
+        }
+    }
+
     @Test func fiftyConcurrentRequestsMakeFiftyFiles() throws {
         try withStack { stack in
             let bodies = (0..<50).map { _ in stack.request() }
