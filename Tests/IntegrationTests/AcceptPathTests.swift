@@ -58,6 +58,8 @@ import TestSupport
                 ("no content type", { try HTTPClient.send(port: stack.port, path: "/request", body: try JSONSerialization.data(withJSONObject: stack.request())) }, 415, "Content-Type"),
                 ("GET", { try HTTPClient.send(port: stack.port, method: "GET", path: "/request") }, 405, nil),
                 ("DELETE", { try HTTPClient.send(port: stack.port, method: "DELETE", path: "/request") }, 405, nil),
+                ("TRACE", { try HTTPClient.send(port: stack.port, method: "TRACE", path: "/request") }, 405, nil),
+                ("OPTIONS", { try HTTPClient.send(port: stack.port, method: "OPTIONS", path: "/request") }, 405, nil),
                 ("over the Handler's limit", { try HTTPClient.send(port: stack.port, path: "/request", headers: json, body: Data(repeating: 0x20, count: 2 << 20)) }, 413, "body"),
                 ("over nginx's limit", { try HTTPClient.send(port: stack.port, path: "/request", headers: json, body: Data(repeating: 0x20, count: 26 << 20)) }, 413, "body"),
                 ("unknown path", { try HTTPClient.send(port: stack.port, method: "GET", path: "/etc/passwd") }, 404, nil),
@@ -70,6 +72,15 @@ import TestSupport
                 #expect(body?["error"] is String, "\(label): \(response.text)")
                 #expect(body?["field"] as? String == field, "\(label): \(response.text)")
                 if status == 405 { #expect(response.headers["allow"] == "POST") }
+            }
+            // nginx's own 405s (TRACE anywhere, POST to a static file) are JSON with Allow too.
+            try FileManager.default.createDirectory(atPath: "\(stack.home)/data/pages/x", withIntermediateDirectories: true)
+            try Data("<p>x</p>".utf8).write(to: URL(fileURLWithPath: "\(stack.home)/data/pages/x/index.html"))
+            for (method, path) in [("TRACE", "/status/0123"), ("TRACE", "/pages/"), ("POST", "/pages/x/index.html")] {
+                let response = try HTTPClient.send(port: stack.port, method: method, path: path)
+                #expect(response.status == 405, "\(method) \(path): \(response.text)")
+                #expect(response.json?["error"] as? String == "method_not_allowed", "\(method) \(path): \(response.text)")
+                #expect(response.headers["allow"] == "GET, HEAD", "\(method) \(path)")
             }
             #expect(stack.spooledFiles().isEmpty)
             #expect(stack.handler!.process.isRunning)
