@@ -96,7 +96,8 @@ extension SpoolDirectory {
         }
         var bytes = Data()
         bytes.reserveCapacity(Int(info.st_size))
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        // One read for a typical task file: the spool's scans read every queued file.
+        var chunk = [UInt8](repeating: 0, count: min(1 << 20, max(4096, Int(info.st_size) + 1)))
         while true {
             let count = read(fd, &chunk, chunk.count)
             if count < 0, errno == EINTR { continue }
