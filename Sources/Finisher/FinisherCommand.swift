@@ -66,7 +66,7 @@ struct FinisherContext {
                 attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: fetchAllowlist))),
                 documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now)),
                 notifyHorizon: configuration.notifyHorizon),
-            logger: logger)
+            logger: logger, multipleSenders: configuration.multipleSenders)
         // Crash injection for the integration tests: SIGKILL right after journaling this stage.
         if let stage = environment["LLM_DEPLOY_TEST_KILL_AFTER"].flatMap(Stage.init(rawValue:)) {
             engine.afterStage = { if $0 == stage { kill(getpid(), SIGKILL) } }

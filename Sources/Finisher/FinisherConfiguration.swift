@@ -14,6 +14,9 @@ struct FinisherConfiguration: Sendable {
     var authorEmail: String
     /// Every secret the service holds, for the scanner (never logged).
     var secrets: [String]
+    /// Whether more than one sender can reach the service: `LLM_DEPLOY_SECRETS_FILE` lists
+    /// several, or lists one beside the shared `LLM_DEPLOY_SECRET` (which any other address may use).
+    var multipleSenders: Bool
 
     init(environment: ServiceEnvironment) throws(ConfigurationError) {
         spoolRoot = environment.spoolRoot
@@ -26,6 +29,8 @@ struct FinisherConfiguration: Sendable {
         authorName = environment["LLM_DEPLOY_GIT_AUTHOR_NAME"] ?? "llm-deploy"
         authorEmail = environment["LLM_DEPLOY_GIT_AUTHOR_EMAIL"] ?? "llm-deploy@localhost"
         self.secrets = try Self.secrets(in: environment)
+        let listed = try Self.senderSecrets(in: environment)?.count ?? 0
+        multipleSenders = listed + (try environment.secret("LLM_DEPLOY_SECRET") == nil ? 0 : 1) >= 2
     }
 
     /// Every secret configured for the service: what the scanner must never let through.
@@ -34,14 +39,18 @@ struct FinisherConfiguration: Sendable {
         for name in ["LLM_DEPLOY_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY"] {
             if let value = try environment.secret(name) { secrets.append(value) }
         }
-        if let path = environment["LLM_DEPLOY_SECRETS_FILE"] {
-            let text = try ServiceEnvironment.readFile(path, variable: "LLM_DEPLOY_SECRETS_FILE")
-            guard let object = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) else {
-                throw ConfigurationError(variable: "LLM_DEPLOY_SECRETS_FILE", reason: "must name a JSON object of e-mail → secret strings")
-            }
-            secrets += object.values
-        }
+        secrets += (try senderSecrets(in: environment)).map { Array($0.values) } ?? []
         return secrets
+    }
+
+    /// `LLM_DEPLOY_SECRETS_FILE`'s e-mail → secret entries, or `nil` when it is unset.
+    static func senderSecrets(in environment: ServiceEnvironment) throws(ConfigurationError) -> [String: String]? {
+        guard let path = environment["LLM_DEPLOY_SECRETS_FILE"] else { return nil }
+        let text = try ServiceEnvironment.readFile(path, variable: "LLM_DEPLOY_SECRETS_FILE")
+        guard let object = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) else {
+            throw ConfigurationError(variable: "LLM_DEPLOY_SECRETS_FILE", reason: "must name a JSON object of e-mail → secret strings")
+        }
+        return object
     }
 }
 

@@ -14,6 +14,8 @@ struct PipelineEngine: Sendable {
     let deadline: TimeInterval
     let stages: [any PipelineStage]
     let logger: Logger
+    /// Whether more than one sender can reach the service (repository names carry the sender).
+    var multipleSenders = false
     /// Called after each stage is journaled; tests use it to crash the process at that point.
     var afterStage: (@Sendable (Stage) -> Void)? = nil
 
@@ -45,11 +47,14 @@ struct PipelineEngine: Sendable {
         var log = logger
         log[metadataKey: "id"] = "\(journal.id)"
         let spool = self.spool
+        let claim = RepositoryResolver(spool: spool, multipleSenders: multipleSenders).claim(for: request, journal: journal)
         var task = TaskRun(
             request: request, journal: journal, work: WorkTree(dataRoot: dataRoot, id: journal.id),
             // After an operator's retry the clock starts again, as the notify horizon does.
             deadline: Deadline(receivedAt: journal.retriedAt ?? journal.receivedAt, total: deadline),
-            logger: log, save: { try spool.writeJournal($0) })
+            logger: log, save: { try spool.writeJournal($0) }, claim: claim)
+        // Decided once: a rerun publishes where the first run meant to, whatever else changed.
+        task.journal.outputs.repository = claim.name
         defer { journal = task.journal }
         forgetStagesWhoseOutputIsGone(&task)
         for stage in stages where !task.journal.completed.contains(stage.stage) {

@@ -36,6 +36,9 @@ struct TaskRun: Sendable {
     /// notification attempt); the engine saves it after each stage anyway.
     let save: @Sendable (TaskJournal) throws -> Void
 
-    /// The repository this task's rounds publish to.
-    var repository: String { RepositoryName.forTask(request.task) }
+    /// The repository this round publishes to and what proves it is the task's own (decided
+    /// by the engine before the first stage; the name is journaled).
+    var claim: RepositoryClaim
+
+    var repository: String { claim.name }
 }

@@ -16,7 +16,7 @@ struct PublishStage: PipelineStage {
         let request = task.request
         let firstLine = request.brief.split(separator: "\n").first.map { String($0.prefix(60)) } ?? ""
         let commit = try await forge.publish(Publication(
-            repository: task.repository, files: files, id: task.journal.id, round: request.round,
+            claim: task.claim, files: files, id: task.journal.id, round: request.round,
             message: "Round \(request.round): \(firstLine)"))
         task.journal.outputs.repoURL = commit.repoURL
         task.journal.outputs.commitSHA = commit.commitSHA
