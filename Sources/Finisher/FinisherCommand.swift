@@ -60,18 +60,23 @@ struct FinisherContext {
             spool: spool, dataRoot: configuration.dataRoot, deadline: configuration.deadline,
             stages: PipelineEngine.stages(
                 generator: generator, fallback: TemplateGenerator(), forge: forge,
-                notifier: HTTPNotifier(client: client),
                 scanner: SecretScanner(configuredSecrets: configuration.secrets),
                 pages: PagesVerifier(client: client),
                 attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: fetchAllowlist))),
-                documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now)),
-                notifyHorizon: configuration.notifyHorizon),
+                documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now))),
             logger: logger, multipleSenders: configuration.multipleSenders)
+        var notifications = NotifyQueue(
+            spool: spool,
+            stage: NotifyStage(notifier: HTTPNotifier(client: client), horizon: configuration.notifyHorizon, timeout: configuration.notifyTimeout),
+            dataRoot: configuration.dataRoot, logger: logger)
         // Crash injection for the integration tests: SIGKILL right after journaling this stage.
         if let stage = environment["LLM_DEPLOY_TEST_KILL_AFTER"].flatMap(Stage.init(rawValue:)) {
             engine.afterStage = { if $0 == stage { kill(getpid(), SIGKILL) } }
+            if stage == .notify { notifications.afterDelivery = { kill(getpid(), SIGKILL) } }
         }
-        return SpoolWorker(spool: spool, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots), engine: engine, logger: logger)
+        return SpoolWorker(
+            spool: spool, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots), engine: engine,
+            notifications: notifications, logger: logger)
     }
 }
 
@@ -128,6 +133,8 @@ extension FinisherCommand {
             guard let claim = try context.spool.claim(id.rawValue) else { throw ValidationError("\(id) is being processed by another Finisher") }
             let request = try TaskRequest.decodeSpoolFile(context.spool.contents(of: id.rawValue, in: .active))
             await worker.process(claim, request)
+            // Its notification (and any other due) in the foreground too.
+            try await worker.drain(generating: false)
             print("\(id): \(context.spool.state(of: id)?.rawValue ?? "gone")")
         }
     }

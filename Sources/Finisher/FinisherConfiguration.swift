@@ -8,6 +8,8 @@ struct FinisherConfiguration: Sendable {
     var slots: Int
     var deadline: TimeInterval
     var notifyHorizon: TimeInterval
+    /// One notification attempt's limit.
+    var notifyTimeout: TimeInterval
     var publicURL: String
     var forge: ForgeSettings
     var authorName: String
@@ -24,6 +26,7 @@ struct FinisherConfiguration: Sendable {
         slots = try environment.slots()
         deadline = TimeInterval(try environment.integer("LLM_DEPLOY_DEADLINE", default: 600, in: 10...86_400))
         notifyHorizon = TimeInterval(try environment.integer("LLM_DEPLOY_NOTIFY_HORIZON", default: 3600, in: 1...604_800))
+        notifyTimeout = TimeInterval(try environment.integer("LLM_DEPLOY_NOTIFY_TIMEOUT", default: 30, in: 1...300))
         publicURL = environment["LLM_DEPLOY_PUBLIC_URL"] ?? "http://127.0.0.1:8080"
         forge = try ForgeSettings(environment: environment)
         authorName = environment["LLM_DEPLOY_GIT_AUTHOR_NAME"] ?? "llm-deploy"

@@ -15,9 +15,10 @@ struct RepositoryResolver: Sendable {
         let owner = RepositoryOwner(email: request.email, task: request.task)
         var rounds: Set<TaskID> = []
         var latest: (round: Int, at: Date, repository: String)?
-        // Earlier rounds no longer hold this one back, so they are done or given up. The sender must match exactly: another sender's round of a
+        // Earlier rounds no longer hold this one back, so they are published (notify/, done/)
+        // or given up (failed/). The sender must match exactly: another sender's round of a
         // task with the same name proves nothing about this one.
-        for state in [SpoolState.done, .failed] {
+        for state in [SpoolState.notify, .done, .failed] {
             for name in spool.entries(in: state) {
                 guard let id = TaskID(name), id != journal.id, let other = (try? spool.readJournal(id)) ?? nil,
                     other.email == request.email, other.task == request.task

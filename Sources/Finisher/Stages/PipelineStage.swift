@@ -8,6 +8,7 @@ import Spool
 ///
 /// Adding a stage: a case in `Stage` (the journal's vocabulary, shared with the Handler's
 /// status), one file here with the stage's type, and one line in `PipelineEngine.stages`.
+/// (`notify` is the exception: `NotifyQueue` runs it, apart from the slots.)
 protocol PipelineStage: Sendable {
     /// The journal's name for this stage.
     var stage: Stage { get }
