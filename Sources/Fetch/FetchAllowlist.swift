@@ -35,15 +35,16 @@ public struct FetchAllowlist: Sendable, Equatable {
         return entries.contains { $0.host == normalized && ($0.port == nil || $0.port == port) }
     }
 
-    /// Parses the variable's value; empty or unset allows nothing.
-    /// - Throws: `ConfigurationError` for `LLM_DEPLOY_FETCH_ALLOW`, naming the entry that cannot be read.
-    public init(parsing text: String?) throws(ConfigurationError) {
+    /// Parses the variable's value; empty or unset allows nothing. `LLM_DEPLOY_NOTIFY_ALLOW`
+    /// (where notifications may go) has the same syntax, and names itself in errors.
+    /// - Throws: `ConfigurationError` for `variable`, naming the entry that cannot be read.
+    public init(parsing text: String?, variable: String = "LLM_DEPLOY_FETCH_ALLOW") throws(ConfigurationError) {
         for raw in (text ?? "").split(separator: ",") {
             let item = raw.trimmingCharacters(in: .whitespaces)
             if item.isEmpty { continue }
             guard let entry = Self.entry(item) else {
                 throw ConfigurationError(
-                    variable: "LLM_DEPLOY_FETCH_ALLOW",
+                    variable: variable,
                     reason: "entry \(item.debugDescription) is not host or host:port (e.g. data.internal, 127.0.0.1:8000, [::1]:8000)")
             }
             entries.append(entry)

@@ -21,6 +21,8 @@ struct FinisherContext {
     let spool: SpoolDirectory
     let generator: any Generator
     let fetchAllowlist: FetchAllowlist
+    /// `LLM_DEPLOY_NOTIFY_ALLOW`: non-public hosts notifications may still go to.
+    let notifyAllowlist: FetchAllowlist
     let logger: Logger
 
     init() throws {
@@ -36,6 +38,7 @@ struct FinisherContext {
             spool = try SpoolDirectory(root: configuration.spoolRoot)
             generator = try GeneratorSelection.make(environment: environment, logger: logger)
             fetchAllowlist = try FetchAllowlist(parsing: environment["LLM_DEPLOY_FETCH_ALLOW"])
+            notifyAllowlist = try FetchAllowlist(parsing: environment["LLM_DEPLOY_NOTIFY_ALLOW"], variable: "LLM_DEPLOY_NOTIFY_ALLOW")
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(78)
@@ -67,7 +70,7 @@ struct FinisherContext {
             logger: logger, multipleSenders: configuration.multipleSenders)
         var notifications = NotifyQueue(
             spool: spool,
-            stage: NotifyStage(notifier: HTTPNotifier(client: client), horizon: configuration.notifyHorizon, timeout: configuration.notifyTimeout),
+            stage: NotifyStage(notifier: HTTPNotifier(post: GuardedPost(policy: FetchGuard(allowlist: notifyAllowlist))), horizon: configuration.notifyHorizon, timeout: configuration.notifyTimeout),
             dataRoot: configuration.dataRoot, logger: logger)
         // Crash injection for the integration tests: SIGKILL right after journaling this stage.
         if let stage = environment["LLM_DEPLOY_TEST_KILL_AFTER"].flatMap(Stage.init(rawValue:)) {
