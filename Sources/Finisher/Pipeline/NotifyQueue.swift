@@ -86,11 +86,19 @@ struct NotifyQueue: Sendable {
         }
         var log = logger
         log[metadataKey: "id"] = "\(id)"
+        let request: TaskRequest
+        var journal: TaskJournal
         do {
-            let request = try TaskRequest.decodeSpoolFile(spool.contents(of: name, in: .notify))
-            guard var journal = try spool.readJournal(id) else {
-                throw SpoolError("read journal", path: spool.journalPath(name), errno: ENOENT)
-            }
+            request = try TaskRequest.decodeSpoolFile(spool.contents(of: name, in: .notify))
+            guard let recorded = try spool.readJournal(id) else { throw SpoolError("read journal", path: spool.journalPath(name), errno: ENOENT) }
+            journal = recorded
+        } catch {
+            // Edited or damaged by hand: it cannot be notified as it is; `status` says why.
+            try? spool.writeRejection(name, reason: "cannot notify: \(error)")
+            file(name, to: .failed, logMessage: "cannot notify a task whose file or journal is unreadable")
+            return
+        }
+        do {
             // A Finisher killed after journaling the outcome and before moving the file.
             if journal.completed.contains(.notify) || journal.state == .done {
                 return finish(name, journal, as: .done, log: log)
