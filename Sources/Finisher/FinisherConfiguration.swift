@@ -8,12 +8,17 @@ struct FinisherConfiguration: Sendable {
     var slots: Int
     var deadline: TimeInterval
     var notifyHorizon: TimeInterval
+    /// One notification attempt's limit.
+    var notifyTimeout: TimeInterval
     var publicURL: String
     var forge: ForgeSettings
     var authorName: String
     var authorEmail: String
     /// Every secret the service holds, for the scanner (never logged).
     var secrets: [String]
+    /// Whether more than one sender can reach the service: `LLM_DEPLOY_SECRETS_FILE` lists
+    /// several, or lists one beside the shared `LLM_DEPLOY_SECRET` (which any other address may use).
+    var multipleSenders: Bool
 
     init(environment: ServiceEnvironment) throws(ConfigurationError) {
         spoolRoot = environment.spoolRoot
@@ -21,11 +26,14 @@ struct FinisherConfiguration: Sendable {
         slots = try environment.slots()
         deadline = TimeInterval(try environment.integer("LLM_DEPLOY_DEADLINE", default: 600, in: 10...86_400))
         notifyHorizon = TimeInterval(try environment.integer("LLM_DEPLOY_NOTIFY_HORIZON", default: 3600, in: 1...604_800))
+        notifyTimeout = TimeInterval(try environment.integer("LLM_DEPLOY_NOTIFY_TIMEOUT", default: 30, in: 1...300))
         publicURL = environment["LLM_DEPLOY_PUBLIC_URL"] ?? "http://127.0.0.1:8080"
         forge = try ForgeSettings(environment: environment)
         authorName = environment["LLM_DEPLOY_GIT_AUTHOR_NAME"] ?? "llm-deploy"
         authorEmail = environment["LLM_DEPLOY_GIT_AUTHOR_EMAIL"] ?? "llm-deploy@localhost"
         self.secrets = try Self.secrets(in: environment)
+        let listed = try environment.senderSecrets().count
+        multipleSenders = listed + (try environment.secret("LLM_DEPLOY_SECRET") == nil ? 0 : 1) >= 2
     }
 
     /// Every secret configured for the service: what the scanner must never let through.

@@ -53,6 +53,9 @@ public struct TaskJournal: Sendable, Codable, Equatable {
 
     /// The outputs the notification and the status surface report.
     public struct Outputs: Sendable, Codable, Equatable {
+        /// The repository's name on the forge, decided once per task round (round 2 takes round
+        /// 1's from its journal).
+        public var repository: String?
         public var repoURL: String?
         public var commitSHA: String?
         public var pagesURL: String?
@@ -66,7 +69,7 @@ public struct TaskJournal: Sendable, Codable, Equatable {
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case repoURL = "repo_url", commitSHA = "commit_sha", pagesURL = "pages_url"
+            case repository, repoURL = "repo_url", commitSHA = "commit_sha", pagesURL = "pages_url"
             case generator, pagesVerified = "pages_verified", generationMode = "generation_mode"
         }
     }
