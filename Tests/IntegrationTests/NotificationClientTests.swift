@@ -69,27 +69,31 @@ import TestSupport
     /// them: the task fails at once, saying what to set, and `retry` delivers once it is set.
     @Test func privateAndMetadataAddressesAreRefusedUnlessAllowed() throws {
         let evaluator = try Peer("evaluator.py")
-        // The Handler's intake may check the same list; here only the Finisher's differs.
-        try withStack(environment: ["LLM_DEPLOY_NOTIFY_ALLOW": "127.0.0.1,169.254.169.254"]) { stack in
+        // The Handler's intake checks the same list (and refuses metadata addresses outright), so
+        // the loopback task is allowed there and not at the Finisher, and the metadata one comes
+        // in as an operator's drop-in, which no intake checks.
+        try withStack(environment: ["LLM_DEPLOY_NOTIFY_ALLOW": "127.0.0.1"]) { stack in
             let loopback = try stack.submit(["task": "loopback", "nonce": "l", "evaluation_url": "\(evaluator.url)/notify"])
-            let metadata = try stack.submit(["task": "metadata", "nonce": "m", "evaluation_url": "http://169.254.169.254/latest/meta-data/"])
+            var dropIn = stack.request(["task": "metadata", "nonce": "m", "evaluation_url": "http://169.254.169.254/latest/meta-data/", "secret": nil])
+            dropIn["received_at"] = ISO8601DateFormatter().string(from: .now)
+            try JSONSerialization.data(withJSONObject: dropIn).write(to: URL(fileURLWithPath: "\(stack.spool)/incoming/metadata.json"))
             let started = Date()
             let run = try stack.finisher(["drain"], environment: ["LLM_DEPLOY_NOTIFY_ALLOW": ""])
             #expect(run.status == 0, "\(run.log)")
             #expect(Date().timeIntervalSince(started) < 20, "a refused address was retried or waited for")
             #expect(try evaluator.requests().isEmpty)
-            for (id, words) in [(loopback, "loopback"), (metadata, "169.254.169.254")] {
-                #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/failed/\(id)"))
-                let failure = try stack.journal(id)["failure"] as? String ?? ""
-                #expect(failure.contains(words) && failure.contains("LLM_DEPLOY_NOTIFY_ALLOW"), "\(failure)")
-                #expect((try stack.journal(id)["notifications"] as? [[String: Any]])?.count == 1)
-            }
-            // The operator allows the loopback evaluator and retries: delivered. Metadata stays refused.
-            for id in [loopback, metadata] { try stack.finisher(["retry", id]) }
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/failed/\(loopback)"))
+            let failure = try stack.journal(loopback)["failure"] as? String ?? ""
+            #expect(failure.contains("loopback") && failure.contains("LLM_DEPLOY_NOTIFY_ALLOW"), "\(failure)")
+            #expect((try stack.journal(loopback)["notifications"] as? [[String: Any]])?.count == 1)
+            // The metadata drop-in never becomes a task: the same rules as at intake refuse it.
+            let rejection = (try? String(contentsOfFile: "\(stack.spool)/journal/metadata.json.rejected", encoding: .utf8)) ?? ""
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/failed/metadata.json") && rejection.contains("169.254.169.254"), "\(rejection)")
+            // The operator allows the loopback evaluator and retries: delivered.
+            try stack.finisher(["retry", loopback])
             try stack.finisher(["drain"], environment: ["LLM_DEPLOY_NOTIFY_ALLOW": "127.0.0.1"])
             #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(loopback)"))
             #expect(try Self.posts(evaluator, nonce: "l").count == 1)
-            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/failed/\(metadata)"))
             // A bad allowlist stops the Finisher at start, naming the variable.
             let bad = try stack.finisher(["drain"], environment: ["LLM_DEPLOY_NOTIFY_ALLOW": "http://x/"])
             #expect(bad.status == 78 && bad.log.contains("LLM_DEPLOY_NOTIFY_ALLOW"), "\(bad.log)")
