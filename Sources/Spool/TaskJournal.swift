@@ -61,12 +61,16 @@ public struct TaskJournal: Sendable, Codable, Equatable {
         public var generationMode: String?
         /// Whether the Pages check saw the new commit's content before the notification.
         public var pagesVerified: Bool?
+        /// Attachments the generator replaced with its own file (a brief asking to fix an
+        /// attached script); the others were committed byte for byte.
+        public var replacedAttachments: [String]?
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
             case repoURL = "repo_url", commitSHA = "commit_sha", pagesURL = "pages_url"
             case generator, pagesVerified = "pages_verified", generationMode = "generation_mode"
+            case replacedAttachments = "replaced_attachments"
         }
     }
 

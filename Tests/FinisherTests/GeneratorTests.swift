@@ -64,7 +64,7 @@ struct GeneratorTests {
         ]
         let checks = ["document.querySelector(\"#total\").textContent.includes(`42`)", "Repo has MIT license"]
         let stub = try F.stub(key: key, script: ["steps": [[
-            "content": F.answer(["index.html": Self.page, "uid.txt": "rewritten", "LICENSE": "not ours"]),
+            "content": F.answer(["index.html": Self.page, "uid.txt": "uid-7f3a", "LICENSE": "not ours"]),
         ]]])
         let brief = F.brief(checks: checks, attachments: attachments)
         let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(brief, budget: 10).tree
@@ -79,8 +79,8 @@ struct GeneratorTests {
         #expect(user.contains("## logo.png") && user.contains("image/png, 13 bytes") && user.contains("Binary, not shown"))
         #expect(user.contains("## q1.xlsx") && user.contains("spreadsheet (binary)"))
 
-        // Attachments and LICENSE are the pipeline's: the model's versions are dropped, and the
-        // assembled repository carries the attachments byte for byte.
+        // LICENSE is the pipeline's, and a copy of an attachment (its final newline dropped) is
+        // no replacement: the assembled repository carries the attachments byte for byte.
         #expect(Set(tree.keys) == ["index.html"])
         let documents = RepositoryDocuments(licenseHolder: "llm-deploy", year: 2025)
         let repository = try documents.assemble(GenerationReport(tree: tree), attachments: attachments, request: brief.request)

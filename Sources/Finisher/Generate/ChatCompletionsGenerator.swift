@@ -89,7 +89,7 @@ struct ChatCompletionsGenerator: Generator {
     /// The tree the tool loop built, checked once more as an answer would be, with the round's
     /// README note when the model left README.md alone.
     private func finishTools(_ workspace: ToolWorkspace, summary: String?, brief: GenerationBrief, logger: Logger) -> GenerationReport {
-        let review = workspace.changes(summary: summary).reviewed(existing: brief.existingFiles, attachmentNames: Set(brief.attachments.map(\.name)))
+        let review = workspace.changes(summary: summary).reviewed(existing: brief.existingFiles, attachments: brief.attachmentFiles)
         if !review.problems.isEmpty {
             logger.warning("the tool loop's tree had problems; they were left out", metadata: [
                 "problems": .array(review.problems.prefix(20).map { .string($0) }),
@@ -191,7 +191,7 @@ struct ChatCompletionsGenerator: Generator {
         } catch {
             return Evaluation(accepted: nil, problems: problems + [error.description], notes: [])
         }
-        let review = answer.changes.reviewed(existing: brief.existingFiles, attachmentNames: Set(brief.attachments.map(\.name)))
+        let review = answer.changes.reviewed(existing: brief.existingFiles, attachments: brief.attachmentFiles)
         return Evaluation(accepted: review.accepted, problems: problems + answer.problems + review.problems, notes: review.notes)
     }
 
@@ -218,9 +218,11 @@ struct ChatCompletionsGenerator: Generator {
             "tree": .stringConvertible(tree.count),
             "ignored": .array(notes.prefix(20).map { .string($0) }),
         ])
+        let replaced = changes.replacing(brief.attachmentFiles)
+        if !replaced.isEmpty { logger.info("attachments replaced by the model's files", metadata: ["replaced": .array(replaced.map { .string($0) })]) }
         return GenerationReport(
             tree: tree, mode: .singleAnswer, summary: changes.summary,
-            wroteReadme: changes.files.contains { $0.path == "README.md" })
+            wroteReadme: changes.files.contains { $0.path == "README.md" }, replacedAttachments: replaced)
     }
 
     /// The pipeline's view of a failed exchange: worth retrying later, or not.

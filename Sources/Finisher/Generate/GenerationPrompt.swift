@@ -114,9 +114,13 @@ struct GenerationPrompt: Sendable {
             - README.md has these sections: Summary, Setup, Usage, Code (how it works, file by file) and License (MIT).
 
             # Attachments
-            - Every attachment is committed unchanged, byte for byte, at the repository root under its own name. The \
-            app uses it by its relative URL (fetch('data.csv'), <img src="logo.png">): do not inline, copy or rewrite \
-            it, and do not return a file with its name.
+            - Every attachment is committed byte for byte at the repository root under its own name. The app uses it \
+            by its relative URL (fetch('data.csv'), <img src="logo.png">): do not inline or copy it.
+            - When the brief asks to change an attached file itself (fix the bug in the attached execute.py, update \
+            the attached config), return the complete corrected file under the attachment's exact name: your file \
+            replaces the attachment. Return no file with an attachment's name otherwise: an ID file such as uid.txt \
+            must stay exactly as attached. Files of earlier rounds follow the same rule: what you do not return \
+            stays byte for byte.
 
             # Checks
             - The checks are the acceptance criteria; every one must hold. Checks written as JavaScript are evaluated \
@@ -174,7 +178,8 @@ struct GenerationPrompt: Sendable {
     /// Each attachment's name, media type and size; text inlined within the budget.
     private func attachmentsSection(_ attachments: [ReceivedAttachment]) -> String {
         guard !attachments.isEmpty else { return "# Attachments\n\nNone.\n\n" }
-        var text = "# Attachments\n\nEach is committed unchanged at the repository root; use it by the relative URL shown.\n\n"
+        var text = "# Attachments\n\nEach is committed at the repository root, unchanged unless the brief asks you to change that file; "
+            + "use it by the relative URL shown.\n\n"
         var left = attachmentTotalCharacters
         for attachment in attachments {
             let head = "## \(attachment.name)\n\nMedia type \(attachment.mediaType), \(attachment.bytes.count) bytes, URL ./\(attachment.name)\n"

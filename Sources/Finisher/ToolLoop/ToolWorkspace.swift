@@ -2,8 +2,8 @@ import Foundation
 import Spreadsheet
 
 /// The repository as the tool loop builds it, in memory: the existing files (round ≥ 2), the
-/// attachments (read-only: the pipeline commits them unchanged), and what the model writes and
-/// deletes. Every write is checked as a generated answer is (`GeneratedChanges.reviewed`), so
+/// attachments (committed unchanged unless the model writes a file over one, as a brief asking
+/// to fix an attached script needs), and what the model writes and deletes. Every write is checked as a generated answer is (`GeneratedChanges.reviewed`), so
 /// the tree is valid after every call and can be used whenever the loop stops.
 struct ToolWorkspace: Sendable {
     /// The repository before this round.
@@ -25,6 +25,16 @@ struct ToolWorkspace: Sendable {
     /// Whether the model changed anything.
     var hasChanges: Bool { tree != existing }
 
+    /// The bytes at `path` as the model sees them now: its own file, else the attachment, else
+    /// the repository's.
+    func current(_ path: String) -> Data? {
+        if written.contains(path) { return tree[path] }
+        return attachments[path]?.bytes ?? tree[path]
+    }
+
+    /// Attachments the model wrote over.
+    var replacedAttachments: [String] { written.filter { attachments[$0] != nil }.sorted() }
+
     /// The model's work as changes to `existing`.
     func changes(summary: String?) -> GeneratedChanges {
         GeneratedChanges.difference(from: existing, to: tree, summary: summary)
@@ -33,14 +43,14 @@ struct ToolWorkspace: Sendable {
     /// `list_files`: every file with its size; attachments marked.
     func list(limit: Int) -> String {
         var lines: [String] = []
-        for path in tree.keys.sorted() where attachments[path] == nil {
+        for path in tree.keys.sorted() where attachments[path] == nil || written.contains(path) {
             lines.append("\(path)\t\(tree[path]!.count) bytes" + (written.contains(path) ? "\twritten by you" : ""))
         }
-        for name in attachments.keys.sorted() {
+        for name in attachments.keys.sorted() where !written.contains(name) {
             let attachment = attachments[name]!
             let note = SpreadsheetReader.isWorkbook(name: name, mediaType: attachment.mediaType)
-                ? "attachment, committed unchanged; read_file returns its first sheet as CSV"
-                : "attachment, committed unchanged"
+                ? "attachment, committed unchanged unless you write over it; read_file returns its first sheet as CSV"
+                : "attachment, committed unchanged unless you write over it"
             lines.append("\(name)\t\(attachment.bytes.count) bytes\t\(note)")
         }
         var text = lines.isEmpty ? "No files yet." : lines.prefix(limit).joined(separator: "\n")
@@ -56,7 +66,7 @@ struct ToolWorkspace: Sendable {
         }
         let bytes: Data
         var mediaType = ""
-        if let attachment = attachments[path] {
+        if let attachment = attachments[path], !written.contains(path) {
             bytes = attachment.bytes
             mediaType = attachment.mediaType
         } else if let file = tree[path] {
@@ -84,23 +94,50 @@ struct ToolWorkspace: Sendable {
             + "the app can use it by its relative URL ./\(path).")
     }
 
-    /// `write_file`: creates or replaces `path` with `content`, when the rules allow.
-    mutating func write(_ path: String, content: String) -> ToolResult {
+    /// `write_file`: creates or replaces `path` with `content` (text, or base64 of a binary
+    /// file), when the rules allow. Writing over an attachment replaces it.
+    mutating func write(_ path: String, content: String, encoding: GeneratedChanges.File.Encoding = .utf8) -> ToolResult {
         if let problem = RepositoryDocuments.problem(withPath: path) {
             return .refused("path \(GeneratedChanges.quoted(path)) \(problem): use a relative path with forward slashes inside the repository, such as index.html or assets/app.js")
         }
         if GeneratedChanges.reservedPaths.contains(path) {
             return .refused("\(path) is written by the pipeline (MIT); leave it out")
         }
-        if attachments[path] != nil {
-            return .refused("\(path) is an attachment, committed unchanged at the repository root; write converted or derived data under another name")
+        let file = GeneratedChanges.File(path: path, content: content, encoding: encoding)
+        if let attachment = attachments[path], let bytes = file.bytes, GeneratedChanges.sameText(attachment.bytes, bytes) {
+            // The same text as the attachment: its own bytes stay, whatever newline the copy has.
+            tree[path] = existing[path]
+            written.remove(path)
+            return .ok("\(path) is the attachment's content already; the attachment is committed unchanged.")
         }
-        let review = GeneratedChanges(files: [.init(path: path, content: content)])
-            .reviewed(existing: tree, attachmentNames: Set(attachments.keys))
-        guard review.problems.isEmpty, review.accepted.files.count == 1 else {
+        let review = GeneratedChanges(files: [file]).reviewed(existing: tree, attachments: attachments.mapValues(\.bytes))
+        guard review.problems.isEmpty, review.accepted.files.count == 1, let bytes = file.bytes else {
             return .refused(review.problems.joined(separator: "; "))
         }
-        let size = content.utf8.count
+        return store(path, bytes: bytes)
+    }
+
+    /// Stores `bytes` at `path` verbatim (a fetched body, a converted table, a checked write),
+    /// within the limits on what the model may write.
+    mutating func store(_ path: String, bytes: Data) -> ToolResult {
+        if let problem = RepositoryDocuments.problem(withPath: path) {
+            return .refused("path \(GeneratedChanges.quoted(path)) \(problem): use a relative path with forward slashes inside the repository, such as data.json")
+        }
+        if GeneratedChanges.reservedPaths.contains(path) {
+            return .refused("\(path) is written by the pipeline (MIT); leave it out")
+        }
+        if bytes.count > RepositoryDocuments.maximumFileSize {
+            return .refused("\(path) would be \(bytes.count) bytes, more than the \(RepositoryDocuments.maximumFileSize)-byte limit")
+        }
+        var parent = (path as NSString).deletingLastPathComponent
+        while !parent.isEmpty {
+            if tree[parent] != nil { return .refused("\(GeneratedChanges.quoted(parent)) is a file, so \(GeneratedChanges.quoted(path)) cannot be inside it") }
+            parent = (parent as NSString).deletingLastPathComponent
+        }
+        if tree.keys.contains(where: { $0.hasPrefix(path + "/") }) {
+            return .refused("\(GeneratedChanges.quoted(path)) is a directory of the repository; choose another name")
+        }
+        let size = bytes.count
         let total = written.subtracting([path]).reduce(size) { $0 + (tree[$1]?.count ?? 0) }
         if total > GeneratedChanges.maximumTotalBytes {
             return .refused("the files you wrote would add up to \(total) bytes, more than the \(GeneratedChanges.maximumTotalBytes)-byte limit: write less")
@@ -108,10 +145,11 @@ struct ToolWorkspace: Sendable {
         if tree[path] == nil && written.count >= GeneratedChanges.maximumFiles {
             return .refused("you have written \(written.count) files, the most accepted")
         }
-        let replaced = tree[path] != nil
-        tree[path] = Data(content.utf8)
+        let replaced = tree[path] != nil || attachments[path] != nil
+        tree[path] = bytes
         written.insert(path)
-        return .ok("\(replaced ? "Replaced" : "Wrote") \(path) (\(size) bytes).")
+        let note = attachments[path] != nil ? "; it replaces the attachment of that name in the published repository" : ""
+        return .ok("\(replaced ? "Replaced" : "Wrote") \(path) (\(size) bytes)\(note).")
     }
 
     /// `delete_file`: removes a file, or every file under a directory (`dir` or `dir/`).
@@ -124,7 +162,7 @@ struct ToolWorkspace: Sendable {
             return .refused("\(target) is required and kept; rewrite it with write_file instead")
         }
         if attachments[target] != nil {
-            return .refused("\(target) is an attachment: it is committed unchanged and cannot be deleted")
+            return .refused("\(target) is an attachment: it is committed (unchanged, or as you wrote it) and cannot be deleted")
         }
         let doomed = tree.keys.filter { ($0 == target || $0.hasPrefix(target + "/")) && attachments[$0] == nil }
         guard !doomed.isEmpty else {
