@@ -29,7 +29,7 @@ struct GeneratorParserTests {
         #expect(answer.changes.files == [.init(path: "a.txt", content: "A")])
         #expect(answer.problems == [
             "delete[0] must be a path string", "files[1] has no \"path\" string",
-            "files[2] (\"c.txt\") has no \"content\" string", "files[3] must be an object {\"path\": …, \"content\": …}",
+            "files[2] (\"c.txt\") has no \"content\" string (nor a \"from\" source)", "files[3] must be an object {\"path\": …, \"content\": …}",
         ])
     }
 

@@ -22,6 +22,8 @@ struct GeneratedChanges: Sendable, Equatable {
         /// A file of the repository or an attachment this one is converted from (`{"path":
         /// "data.csv", "from": "data.xlsx"}`), resolved by `FileSources` before the review.
         var source: String? = nil
+        /// With `source`: the workbook sheet to convert, by name or 1-based position.
+        var sheet: String? = nil
 
         /// The bytes to commit: the text as UTF-8, or the decoded base64 (`nil` when it is not base64).
         var bytes: Data? {

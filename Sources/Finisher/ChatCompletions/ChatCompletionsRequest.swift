@@ -119,7 +119,8 @@ struct ChatCompletionsRequest: Sendable, Equatable, Encodable {
             var schema: JSONTree
         }
 
-        /// The generator's output contract: `{"summary", "files": [{"path", "content"}], "delete"}`.
+        /// The generator's output contract: `{"summary", "files": [{"path", "content", "encoding",
+    /// "from"}], "delete"}`.
         /// Strict mode's rules hold at every level: `additionalProperties: false` and every
         /// property required (an empty `delete` array means "nothing to delete").
         static let repositoryChanges = ResponseFormat(jsonSchema: NamedSchema(
@@ -139,15 +140,25 @@ struct ChatCompletionsRequest: Sendable, Equatable, Encodable {
                         "items": .object([
                             "type": .string("object"),
                             "additionalProperties": .bool(false),
-                            "required": .array([.string("path"), .string("content")]),
+                            "required": .array([.string("path"), .string("content"), .string("encoding"), .string("from")]),
                             "properties": .object([
                                 "path": .object([
                                     "type": .string("string"),
-                                    "description": .string("Relative path with forward slashes, e.g. index.html or js/app.js."),
+                                    "description": .string("Relative path with forward slashes, e.g. index.html or data.json."),
                                 ]),
                                 "content": .object([
                                     "type": .string("string"),
-                                    "description": .string("The complete text of the file."),
+                                    "description": .string("The complete text of the file (base64 when encoding is base64; empty when from is set)."),
+                                ]),
+                                "encoding": .object([
+                                    "type": .array([.string("string"), .string("null")]),
+                                    "enum": .array([.string("utf-8"), .string("base64"), .null]),
+                                    "description": .string("null or utf-8 for text; base64 for a binary file the brief asks for."),
+                                ]),
+                                "from": .object([
+                                    "type": .array([.string("string"), .string("null")]),
+                                    "description": .string("An attachment or repository file this one is converted from (xlsx to csv or json, "
+                                        + "csv to json, json to csv), e.g. data.xlsx; null when content is given."),
                                 ]),
                             ]),
                         ]),

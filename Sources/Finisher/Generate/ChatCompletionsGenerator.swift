@@ -27,6 +27,8 @@ struct ChatCompletionsGenerator: Generator {
     var maximumReplayCharacters = 100_000
     /// The tool loop's budget and limits; `nil` asks for a single answer only.
     var tools: ToolLoopSettings?
+    /// Converts the single answer's declarative sources (`"from": "data.xlsx"`).
+    var conversion = FileConversion()
 
     /// - Parameters:
     ///   - baseURL: `OPENAI_BASE_URL`, e.g. `https://api.openai.com/v1`.
@@ -191,8 +193,12 @@ struct ChatCompletionsGenerator: Generator {
         } catch {
             return Evaluation(accepted: nil, problems: problems + [error.description], notes: [])
         }
-        let review = answer.changes.reviewed(existing: brief.existingFiles, attachments: brief.attachmentFiles)
-        return Evaluation(accepted: review.accepted, problems: problems + answer.problems + review.problems, notes: review.notes)
+        let (changes, sourceProblems) = answer.changes.resolvingSources(in: { path in
+            if let attachment = brief.attachments.first(where: { $0.name == path }) { return (attachment.bytes, attachment.mediaType) }
+            return brief.existingFiles[path].map { ($0, "") }
+        }, conversion: conversion)
+        let review = changes.reviewed(existing: brief.existingFiles, attachments: brief.attachmentFiles)
+        return Evaluation(accepted: review.accepted, problems: problems + answer.problems + sourceProblems + review.problems, notes: review.notes)
     }
 
     /// After the repair failed: the first evaluation with something usable in it, its broken

@@ -32,6 +32,11 @@ struct GenerationPrompt: Sendable {
             - Answer with one JSON object and nothing else: {"summary": "…", "files": [{"path": "…", "content": "…"}], "delete": []}
             - "files": every file you create or replace, each with its complete content. Never abbreviate: no "…", no \
             "rest unchanged", no placeholders or TODOs.
+            - Data converted from a file you were given is not retyped: give {"path": "data.csv", "from": "data.xlsx"} \
+            (optionally "sheet": "name or position") and the pipeline converts it exactly: .xlsx to .csv or .json \
+            (dates as ISO dates), .csv to .json, .json to .csv, or a copy of the same kind.
+            - A binary file the brief explicitly asks for (a PNG, an icon) is given as base64 with "encoding": "base64"; \
+            prefer SVG or CSS wherever they do.
             - "delete": paths of existing files to remove (empty when nothing is removed).
             - "summary": one or two sentences on what you built or changed.
 
@@ -62,13 +67,18 @@ struct GenerationPrompt: Sendable {
             # Working with tools
             - write_file(path, content) creates or replaces one file with its complete content. Never abbreviate: no \
             "…", no "rest unchanged", no placeholders or TODOs.
-            - read_file(path) returns a file of the repository or an attachment. A spreadsheet (.xlsx) is returned as \
-            CSV text of its first sheet: when the brief asks for a CSV, write that text to the .csv file it names.
-            - list_files() lists every file; delete_file(path) removes one.
+            - read_file(path) returns a file of the repository or an attachment; a long one is shown with its middle \
+            left out, and read_file(path, offset, length) or read_file(path, start_line, end_line) returns any part \
+            (offset -2000 is the last 2000 bytes). A spreadsheet (.xlsx) is returned as CSV text of its first sheet (or \
+            of "sheet").
+            - convert_file(source, destination, sheet) converts data exactly: .xlsx to .csv or .json (every sheet \
+            reachable, dates as ISO dates), .csv to .json, .json to .csv. When the brief asks for a converted file (a \
+            CSV of the attached workbook), use it rather than retyping the data.
             - fetch_url(url) GETs a public http(s) URL and returns its text (JSON, CSV, HTML), truncated when long. \
-            When the brief asks for data from an API or a page, fetch it and commit what the app needs (e.g. a \
-            data.json with the values the brief names) instead of inventing values. Private and local addresses are \
-            refused.
+            fetch_url(url, save_as) stores the body verbatim in a repository file instead: use it when the brief asks \
+            to commit fetched data (data.json), then read_file the parts you need (a chronological list's recent \
+            entries are at its end). When the brief asks for data from an API or a page, fetch it instead of \
+            inventing values. Private and local addresses are refused.
             - When every file is written, call finish(summary) with one or two sentences on what you built or changed. \
             Nothing you say outside the tools is published.
             - At most \(maximumToolCalls) tool calls in all: write each file once, completely, and do not read what \

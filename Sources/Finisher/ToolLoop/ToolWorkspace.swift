@@ -58,9 +58,21 @@ struct ToolWorkspace: Sendable {
         return text + "\nLICENSE (MIT) is added by the pipeline, and missing README.md sections are filled in."
     }
 
-    /// `read_file`: a file's text (head and tail of a long one), a spreadsheet as CSV, or a note
-    /// that the file is binary.
-    func read(_ path: String, limit: Int, spreadsheets: SpreadsheetReader) -> ToolResult {
+    /// Which part of a file `read_file` returns: all of it (head and tail when long), a byte
+    /// range (`offset` negative counts from the end), or a line range; and a workbook's sheet.
+    struct ReadRange: Sendable, Equatable {
+        var offset: Int?
+        var length: Int?
+        var startLine: Int?
+        var endLine: Int?
+        var sheet: String?
+
+        var isWhole: Bool { offset == nil && length == nil && startLine == nil && endLine == nil }
+    }
+
+    /// `read_file`: a file's text (head and tail of a long one, or the range asked for), a
+    /// spreadsheet as CSV, or a note that the file is binary.
+    func read(_ path: String, range: ReadRange = ReadRange(), limit: Int, spreadsheets: SpreadsheetReader) -> ToolResult {
         if let problem = RepositoryDocuments.problem(withPath: path) {
             return .refused("path \(GeneratedChanges.quoted(path)) \(problem): give a relative path as list_files shows it")
         }
@@ -76,22 +88,69 @@ struct ToolWorkspace: Sendable {
         } else {
             return .refused("there is no file \(GeneratedChanges.quoted(path)); list_files shows every file")
         }
-        if let text = GenerationPrompt.text(of: bytes) {
-            return .ok(GenerationPrompt.excerpt(text, limit: limit))
-        }
-        if SpreadsheetReader.isWorkbook(name: path, mediaType: mediaType) {
+        if GenerationPrompt.text(of: bytes) == nil, SpreadsheetReader.isWorkbook(name: path, mediaType: mediaType) {
             do {
-                let sheet = try spreadsheets.firstSheet(of: bytes)
+                let sheet = try spreadsheets.sheet(range.sheet, of: bytes)
+                guard range.isWhole else { return Self.ranged(Data(sheet.csv.utf8), range, name: "\(path) (sheet \(sheet.name.debugDescription) as CSV)", limit: limit) }
                 let shown = GenerationPrompt.excerpt(sheet.csv, limit: limit)
                 if shown.count == sheet.csv.count { return .ok(sheet.csv) }
                 return .ok(shown + "\n[CSV of sheet \"\(sheet.name)\": \(sheet.rows) rows × \(sheet.columns) columns, "
-                    + "\(sheet.csv.count) characters; its middle is left out above]")
+                    + "\(sheet.csv.count) characters; its middle is left out above: read_file with a range reads any part]")
             } catch {
                 return .failed("\(path) is a spreadsheet that could not be converted: \(error)")
             }
         }
-        return .ok("\(path) is binary (\(mediaType.isEmpty ? "" : mediaType + ", ")\(bytes.count) bytes) and cannot be shown as text; "
-            + "the app can use it by its relative URL ./\(path).")
+        guard GenerationPrompt.text(of: bytes) != nil else {
+            return .ok("\(path) is binary (\(mediaType.isEmpty ? "" : mediaType + ", ")\(bytes.count) bytes) and cannot be shown as text; "
+                + "the app can use it by its relative URL ./\(path).")
+        }
+        guard range.isWhole else { return Self.ranged(bytes, range, name: path, limit: limit) }
+        let text = GenerationPrompt.text(of: bytes)!
+        let shown = GenerationPrompt.excerpt(text, limit: limit)
+        if shown.count == text.count { return .ok(text) }
+        return .ok(shown + "\n[\(path) is \(bytes.count) bytes; read_file with offset and length, or start_line and end_line, reads any part]")
+    }
+
+    /// The part of `bytes` that `range` names, with a line saying which part it is.
+    private static func ranged(_ bytes: Data, _ range: ReadRange, name: String, limit: Int) -> ToolResult {
+        let data = [UInt8](bytes)
+        if range.startLine != nil || range.endLine != nil {
+            guard range.offset == nil && range.length == nil else {
+                return .refused("give a byte range (offset, length) or a line range (start_line, end_line), not both")
+            }
+            var starts = [0]
+            for (index, byte) in data.enumerated() where byte == 0x0A && index + 1 < data.count { starts.append(index + 1) }
+            let first = range.startLine ?? 1
+            let last = min(range.endLine ?? starts.count, starts.count)
+            guard first >= 1, first <= starts.count, last >= first else {
+                return .refused("\(name) has \(starts.count) lines: start_line must be between 1 and \(starts.count), end_line not before it")
+            }
+            let end = last < starts.count ? starts[last] : data.count
+            var text = String(decoding: data[starts[first - 1]..<end], as: UTF8.self)
+            var note = ""
+            if text.count > limit { text = String(text.prefix(limit)); note = " (cut at \(limit) characters: ask for fewer lines)" }
+            return .ok("Lines \(first)–\(last) of \(starts.count) of \(name)\(note):\n" + text)
+        }
+        var start = range.offset ?? 0
+        if start < 0 { start = max(0, data.count + start) }
+        guard start <= data.count else { return .refused("\(name) is \(data.count) bytes: offset \(start) is past its end") }
+        if let length = range.length, length < 1 { return .refused("length must be at least 1") }
+        var end = min(data.count, start + (range.length ?? data.count))
+        end = min(end, start + limit)
+        // Whole UTF-8 characters only: step off continuation bytes at both ends.
+        while start < end, data[start] & 0xC0 == 0x80 { start += 1 }
+        while end < data.count, end > start, data[end] & 0xC0 == 0x80 { end -= 1 }
+        let text = String(decoding: data[start..<end], as: UTF8.self)
+        return .ok("Bytes \(start)–\(end) of \(data.count) of \(name):\n" + text)
+    }
+
+    /// Why `path` cannot be written by a tool, or `nil` (checked before a fetch or conversion).
+    func problem(writing path: String) -> String? {
+        if let problem = RepositoryDocuments.problem(withPath: path) {
+            return "path \(GeneratedChanges.quoted(path)) \(problem): use a relative path with forward slashes inside the repository, such as data.json"
+        }
+        if GeneratedChanges.reservedPaths.contains(path) { return "\(path) is written by the pipeline (MIT); leave it out" }
+        return nil
     }
 
     /// `write_file`: creates or replaces `path` with `content` (text, or base64 of a binary
