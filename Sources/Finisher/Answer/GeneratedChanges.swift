@@ -85,7 +85,7 @@ struct GeneratedChanges: Sendable, Equatable {
         for file in files {
             let shown = Self.quoted(file.path)
             if let problem = RepositoryDocuments.problem(withPath: file.path) {
-                problems.append("path \(shown) \(problem): use a relative path with forward slashes inside the repository, such as index.html or assets/app.js")
+                problems.append("path \(shown) \(problem): use a relative path with forward slashes inside the repository, such as index.html or data/items.json")
                 continue
             }
             if Self.reservedPaths.contains(file.path) {

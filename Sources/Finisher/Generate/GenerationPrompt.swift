@@ -132,6 +132,24 @@ struct GenerationPrompt: Sendable {
             must stay exactly as attached. Files of earlier rounds follow the same rule: what you do not return \
             stays byte for byte.
 
+            # Pages that graders can read
+            Some checks run in a browser; others read index.html as it is committed (XPath, int() of an element's \
+            text, "uses fetch()", "mentions the endpoint", "the title is …"). So:
+            - Values known when you build (from the brief, an attachment, fetched data) are written into index.html \
+            itself, in the elements the checks name, as plain numbers: 1234.5, not "1,234.50" or "$1,234.50" (no \
+            thousands separators, currency signs or units inside that element unless the brief asks for them; put \
+            a unit in a neighbouring element). JavaScript may then recompute and update them.
+            - The app's own JavaScript is inline in index.html, in a <script> element placed before any third-party \
+            <script src> (checks such as document.querySelector("script").textContent read the first script), unless \
+            the brief says otherwise. It runs on DOMContentLoaded so that libraries loaded after it are ready. Do not \
+            move it into a separate .js file unless the brief names one.
+            - Titles, ids, classes and texts exactly as the brief and the checks word them: document.title === '…' \
+            is exact, with nothing added. A table that checks read by rows has <thead> and <tbody>.
+            - When the brief says the page fetches data, index.html calls fetch() with the URL written out literally \
+            (the endpoint, or a relative path such as data.json).
+            - The repository's own files are referenced by relative URLs (data.json, ./logo.png, never /data.json \
+            or an absolute github.io URL): the site is served from a sub-path.
+
             # Checks
             - The checks are the acceptance criteria; every one must hold. Checks written as JavaScript are evaluated \
             verbatim by the evaluator in a headless browser on the published index.html once it has loaded: every \

@@ -157,7 +157,7 @@ struct ToolWorkspace: Sendable {
     /// file), when the rules allow. Writing over an attachment replaces it.
     mutating func write(_ path: String, content: String, encoding: GeneratedChanges.File.Encoding = .utf8) -> ToolResult {
         if let problem = RepositoryDocuments.problem(withPath: path) {
-            return .refused("path \(GeneratedChanges.quoted(path)) \(problem): use a relative path with forward slashes inside the repository, such as index.html or assets/app.js")
+            return .refused("path \(GeneratedChanges.quoted(path)) \(problem): use a relative path with forward slashes inside the repository, such as index.html or data/items.json")
         }
         if GeneratedChanges.reservedPaths.contains(path) {
             return .refused("\(path) is written by the pipeline (MIT); leave it out")
