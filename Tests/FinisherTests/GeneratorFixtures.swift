@@ -31,6 +31,8 @@ enum GeneratorFixtures {
         var generator = ChatCompletionsGenerator(baseURL: "\(peer.url)/v1/", apiKey: key, model: model, logger: logs.logger)
         generator.client.minimumAttemptTime = 0.5
         generator.client.backoffBase = 0.2
+        // Each test's own memory of what the endpoint refused: a later stub may reuse the port.
+        generator.client.capabilities = CapabilityMemory()
         return generator
     }
 

@@ -43,7 +43,8 @@ struct GeneratorTests {
         let schema = try #require(format["json_schema"] as? [String: Any])
         #expect(format["type"] as? String == "json_schema")
         #expect(schema["strict"] as? Bool == true)
-        #expect(Set(body.keys) == ["model", "messages", "response_format"])
+        #expect(Set(body.keys) == ["model", "messages", "response_format", "max_tokens"])
+        #expect(body["max_tokens"] as? Int == 16_384)
 
         // Usage is logged; the key is in no log line.
         let usage = try #require(logs.lines.first { $0.contains("chat completion") })
@@ -280,16 +281,19 @@ struct GeneratorTests {
         #expect(user.contains("# Brief\n\nAdd a running total."))
     }
 
-    @Test func aServerThatRefusesResponseFormatIsAskedWithoutIt() async throws {
+    @Test func aServerThatRefusesResponseFormatStepsDownToJSONModeThenToFencedFiles() async throws {
         let key = "sk-test-\(UUID().uuidString)"
         let stub = try F.stub(key: key, script: ["steps": [
             ["status": 400, "param": "response_format", "message": "response_format of type json_schema is not supported"],
-            ["expect": ["response_format": "none"], "content": "```html index.html\n\(Self.page)```\n"],
+            ["expect": ["response_format": "json_object"], "status": 400, "param": "response_format", "message": "json_object is not supported either"],
+            ["expect": ["response_format": "none", "system_contains": "its own fenced code block"], "content": "Built it.\n\n```html index.html\n\(Self.page)```\n"],
         ]])
-        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10).tree
+        let generator = F.generator(stub, key: key, logs: LogRecorder())
+        let tree = try await generator.generate(F.brief(), budget: 10).tree
         #expect(F.text(tree) == ["index.html": Self.page])
-        let bodies = try F.completions(stub).compactMap { $0["body"] as? [String: Any] }
-        #expect(bodies.map { $0["response_format"] != nil } == [true, false])
+        let formats = try F.completions(stub).compactMap { ($0["body"] as? [String: Any]).map { ($0["response_format"] as? [String: Any])?["type"] as? String } }
+        #expect(formats == ["json_schema", "json_object", nil])
+        #expect(generator.client.known(model: "test-model").output == .plain)
     }
 
     @Test func aRefusedKeyFailsWithoutRevealingIt() async throws {

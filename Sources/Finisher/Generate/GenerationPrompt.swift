@@ -16,14 +16,34 @@ struct GenerationPrompt: Sendable {
     /// Renders `.xlsx` attachments as CSV.
     var spreadsheets = SpreadsheetReader()
 
-    /// The system and user messages for `brief`.
-    func messages(for brief: GenerationBrief) -> [ChatCompletionsRequest.Message] {
-        [.system(system(round: brief.request.round)), .user(user(for: brief))]
+    /// The system and user messages for `brief`; `fenced` asks for one fenced block per file
+    /// instead of JSON (an endpoint that refuses `response_format`, where small models write
+    /// broken JSON).
+    func messages(for brief: GenerationBrief, fenced: Bool = false) -> [ChatCompletionsRequest.Message] {
+        [.system(system(round: brief.request.round, fenced: fenced)), .user(user(for: brief, fenced: fenced))]
     }
 
+    /// The answer format of the plain-text contract: one fenced block per file.
+    static let fencedFormat = """
+        You build small, complete, static web apps and their repositories, published as they are on GitHub Pages. \
+        You receive a brief, the checks the result will be judged by, and any attached files; you answer with the \
+        repository's files.
+
+        # Answer format
+        - Start with one sentence saying what you built or changed. Then give every file you create or replace as \
+        its own fenced code block, the file's path on the opening fence line after the language, like this:
+        ```html index.html
+        <!doctype html>
+        ```
+        - Each block holds the complete file. Never abbreviate: no "…", no "rest unchanged", no placeholders or TODOs.
+        - Nothing after the last block.
+
+
+        """
+
     /// The rules of the answer and of the repository; round ≥ 2 adds the rules of a change.
-    func system(round: Int) -> String {
-        var text = """
+    func system(round: Int, fenced: Bool = false) -> String {
+        var text = fenced ? Self.fencedFormat + Self.repositoryRules : """
             You build small, complete, static web apps and their repositories, published as they are on GitHub Pages. \
             You receive a brief, the checks the result will be judged by, and any attached files; you answer with the \
             repository's files.
@@ -168,8 +188,14 @@ struct GenerationPrompt: Sendable {
     }
 
     /// The task: brief, checks verbatim, attachments, and (round ≥ 2) the current repository.
-    func user(for brief: GenerationBrief) -> String {
+    func user(for brief: GenerationBrief, fenced: Bool = false) -> String {
         let request = brief.request
+        if fenced {
+            return user(for: brief, closing: request.round == 1
+                ? "Answer with every file of the app, including index.html and README.md, each in its own fenced block named by its path.\n"
+                : "Answer with only the files you add or change, each complete in its own fenced block named by its path, README.md "
+                    + "updated to describe this change.\n")
+        }
         let closing = request.round == 1
             ? "Return the JSON object: every file of the app, including index.html and README.md; \"delete\" empty.\n"
             : "Return the JSON object: only the files you add or change, each complete, with README.md updated to describe "
@@ -287,9 +313,13 @@ struct GenerationPrompt: Sendable {
     }
 
     /// The follow-up after an unusable answer: the exact problems, and what to send instead.
-    func repair(problems: [String], round: Int) -> String {
+    func repair(problems: [String], round: Int, fenced: Bool = false) -> String {
         var text = "Your answer could not be used:\n"
         for problem in problems { text += "- \(problem)\n" }
+        if fenced {
+            return text + "\nAnswer again, fixing every problem above: " + (round == 1 ? "every file of the app" : "every file you add or change")
+                + ", each complete in its own fenced block with its path on the opening fence line (```html index.html)."
+        }
         text += "\nAnswer again with the complete JSON object {\"summary\", \"files\", \"delete\"}, fixing every problem above: "
         text += round == 1 ? "every file of the app, " : "every file you add or change, each complete, "
         text += "as JSON only, with no prose and no code fences around it."
