@@ -37,4 +37,27 @@ import TestSupport
             #expect(try Data(contentsOf: URL(fileURLWithPath: "\(clone)/uid.txt")) == uid)
         }
     }
+
+    /// A binary file the model gives as base64 is committed and served byte for byte.
+    @Test func aBinaryFileFromTheModelIsCommittedAndServedByteForByte() throws {
+        let icon = Data((0..<256).map { UInt8($0) } + [0x89, 0x50, 0x4E, 0x47, 0x00, 0x0D, 0x0A])
+        let answer: [String: Any] = ["summary": "s", "delete": [], "files": [
+            ["path": "index.html", "content": "<img src=\"img/icon.bin.png\">", "encoding": NSNull(), "from": NSNull()],
+            ["path": "img/icon.bin.png", "content": icon.base64EncodedString(), "encoding": "base64", "from": NSNull()],
+        ]]
+        let script: [String: Any] = ["steps": [
+            ["content": String(decoding: try JSONSerialization.data(withJSONObject: answer), as: UTF8.self)],
+        ]]
+        try GenerationPipelineTests.withModel(script) { stack, _, evaluator in
+            let id = try stack.submit(["task": "binary-file", "nonce": "bin", "evaluation_url": "\(evaluator.url)/n"])
+            let run = try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"), "\(run.log)")
+            let outputs = try #require(try stack.journal(id)["outputs"] as? [String: Any])
+            let clone = "\(stack.home)/clone-binary"
+            _ = try stack.git(["clone", "--quiet", try #require(outputs["repo_url"] as? String), clone])
+            #expect(try Data(contentsOf: URL(fileURLWithPath: "\(clone)/img/icon.bin.png")) == icon)
+            let served = try HTTPClient.send(port: stack.port, method: "GET", path: "/pages/binary-file/img/icon.bin.png")
+            #expect(served.status == 200 && served.body == icon)
+        }
+    }
 }

@@ -157,7 +157,7 @@ struct ChatCompletionsGenerator: Generator {
         } catch .unsupported(let feature, _) where !fenced && (feature == .jsonSchema || feature == .jsonObject) {
             fenced = true
             messages[0] = .system(prompt.system(round: brief.request.round, fenced: true))
-            if messages.count == 2 { messages[1] = .user(prompt.user(for: brief, fenced: true)) }
+            if messages.count == 2 { messages[1] = prompt.userMessage(for: brief, fenced: true) }
             return try await client.complete(
                 ChatCompletionsRequest(model: model, messages: messages, responseFormat: nil), until: deadline, purpose: purpose)
         }

@@ -15,12 +15,85 @@ struct GenerationPrompt: Sendable {
     var existingTotalCharacters = 150_000
     /// Renders `.xlsx` attachments as CSV.
     var spreadsheets = SpreadsheetReader()
+    /// The largest image attachment shown to the model as an image (larger ones are described).
+    var imageBytes = 4 << 20
+    /// The most images shown in one request.
+    var maximumImages = 4
 
     /// The system and user messages for `brief`; `fenced` asks for one fenced block per file
     /// instead of JSON (an endpoint that refuses `response_format`, where small models write
     /// broken JSON).
     func messages(for brief: GenerationBrief, fenced: Bool = false) -> [ChatCompletionsRequest.Message] {
-        [.system(system(round: brief.request.round, fenced: fenced)), .user(user(for: brief, fenced: fenced))]
+        [.system(system(round: brief.request.round, fenced: fenced)), userMessage(for: brief, fenced: fenced)]
+    }
+
+    /// The task as the user turn: its text, followed by the image attachments as `image_url`
+    /// parts (each with the description an endpoint without vision gets instead).
+    func userMessage(for brief: GenerationBrief, fenced: Bool = false, closing: String? = nil) -> ChatCompletionsRequest.Message {
+        let text = closing.map { user(for: brief, closing: $0) } ?? user(for: brief, fenced: fenced)
+        let images = shownImages(brief.attachments)
+        guard !images.isEmpty else { return .user(text) }
+        let parts = images.map { image in
+            ChatCompletionsRequest.Message.Part.image(
+                url: "data:\(Self.imageType(image)!);base64,\(image.bytes.base64EncodedString())",
+                description: "[The image attachment \(image.name) (\(Self.imageFacts(image))) cannot be shown: this endpoint does not "
+                    + "take images. It is committed as is; use it by its URL ./\(image.name).]")
+        }
+        return ChatCompletionsRequest.Message(role: .user, content: nil, parts: [.text(text)] + parts)
+    }
+
+    /// The image attachments shown as images: PNG, JPEG, GIF or WebP within the size limit, and
+    /// (but for WebP) with a readable size, so that a damaged file is described rather than sent
+    /// to a server that would refuse it (and be taken for one that refuses all images).
+    func shownImages(_ attachments: [ReceivedAttachment]) -> [ReceivedAttachment] {
+        Array(attachments.filter {
+            guard let type = Self.imageType($0), $0.bytes.count <= imageBytes else { return false }
+            return type == "image/webp" ? $0.bytes.count >= 30 : Self.imageSize($0) != nil
+        }.prefix(maximumImages))
+    }
+
+    /// The media type of an image a model can be shown, from its first bytes (not its name).
+    static func imageType(_ attachment: ReceivedAttachment) -> String? {
+        let bytes = [UInt8](attachment.bytes.prefix(12))
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return "image/png" }
+        if bytes.starts(with: [0xFF, 0xD8, 0xFF]) { return "image/jpeg" }
+        if bytes.starts(with: Array("GIF8".utf8)) { return "image/gif" }
+        if bytes.count == 12, bytes.starts(with: Array("RIFF".utf8)), Array(bytes[8..<12]) == Array("WEBP".utf8) { return "image/webp" }
+        return nil
+    }
+
+    /// "image/png, 1234 bytes, 64×32 pixels" (the size when the header says it).
+    static func imageFacts(_ image: ReceivedAttachment) -> String {
+        let size = imageSize(image)
+        return "\(imageType(image) ?? image.mediaType), \(image.bytes.count) bytes" + (size.map { ", \($0.width)×\($0.height) pixels" } ?? "")
+    }
+
+    /// The width and height a PNG, GIF or JPEG header gives, or `nil`.
+    static func imageSize(_ image: ReceivedAttachment) -> (width: Int, height: Int)? {
+        let bytes = [UInt8](image.bytes.prefix(64 << 10))
+        func big(_ at: Int, _ count: Int) -> Int? {
+            guard at + count <= bytes.count else { return nil }
+            return bytes[at..<at + count].reduce(0) { $0 << 8 | Int($1) }
+        }
+        var size: (Int, Int)?
+        switch imageType(image) {
+        case "image/png": if bytes.count >= 24, Array(bytes[12..<16]) == Array("IHDR".utf8), let width = big(16, 4), let height = big(20, 4) { size = (width, height) }
+        case "image/gif": if bytes.count >= 10 { size = (Int(bytes[6]) | Int(bytes[7]) << 8, Int(bytes[8]) | Int(bytes[9]) << 8) }
+        case "image/jpeg":
+            // The first start-of-frame marker (SOF0…SOF15 but DHT, JPG and DAC) holds the size.
+            var index = 2
+            while index + 9 < bytes.count, bytes[index] == 0xFF {
+                let marker = bytes[index + 1]
+                if (0xC0...0xCF).contains(marker) && ![0xC4, 0xC8, 0xCC].contains(marker) {
+                    if let height = big(index + 5, 2), let width = big(index + 7, 2) { size = (width, height) }
+                    break
+                }
+                guard let length = big(index + 2, 2) else { break }
+                index += 2 + length
+            }
+        default: break
+        }
+        return size.flatMap { $0.0 > 0 && $0.1 > 0 ? (width: $0.0, height: $0.1) : nil }
     }
 
     /// The answer format of the plain-text contract: one fenced block per file.
@@ -135,8 +208,9 @@ struct GenerationPrompt: Sendable {
             workflows under .github/workflows/) are committed as they are.
             - index.html at the repository root is the page that is published and checked.
             - Libraries may be loaded from a CDN (jsDelivr, cdnjs, unpkg) at a pinned version.
-            - Paths are relative, with forward slashes: no leading /, no .., nothing under .git/. Text files only: no \
-            binary data, no images other than SVG.
+            - Paths are relative, with forward slashes: no leading /, no .., nothing under .git/. Files are text; a \
+            binary file (a PNG, an icon) only when the brief asks for one, given as base64 with the base64 encoding. \
+            Prefer SVG and CSS for graphics.
             - Never put an API key, token, password or other secret in any file. If the app needs a key, the user enters \
             it at run time (a form field, or a query parameter such as ?token=).
             - Follow the brief literally where it names files, ids, words or formats.
@@ -184,7 +258,7 @@ struct GenerationPrompt: Sendable {
             ? "Build the app with the tools: write every file, including index.html and README.md, then call finish.\n"
             : "Make the change with the tools: write the files you add or change, each complete, with README.md updated to "
                 + "describe this change; delete what is no longer wanted; then call finish.\n"
-        return [.system(toolSystem(round: brief.request.round, maximumToolCalls: maximumToolCalls)), .user(user(for: brief, closing: closing))]
+        return [.system(toolSystem(round: brief.request.round, maximumToolCalls: maximumToolCalls)), userMessage(for: brief, closing: closing)]
     }
 
     /// The task: brief, checks verbatim, attachments, and (round ≥ 2) the current repository.
@@ -235,6 +309,7 @@ struct GenerationPrompt: Sendable {
         var text = "# Attachments\n\nEach is committed at the repository root, unchanged unless the brief asks you to change that file; "
             + "use it by the relative URL shown.\n\n"
         var left = attachmentTotalCharacters
+        let images = Set(shownImages(attachments).map(\.name))
         for attachment in attachments {
             let head = "## \(attachment.name)\n\nMedia type \(attachment.mediaType), \(attachment.bytes.count) bytes, URL ./\(attachment.name)\n"
             if let content = Self.text(of: attachment.bytes) {
@@ -249,6 +324,9 @@ struct GenerationPrompt: Sendable {
                 text += head + note + "\n" + Self.fenced(shown, language: Self.language(of: attachment.name)) + "\n"
             } else if Self.isSpreadsheet(attachment) {
                 text += spreadsheetSection(attachment, head: head, left: &left)
+            } else if images.contains(attachment.name) {
+                text += head + "An image (\(Self.imageFacts(attachment))), shown to you after this text. It is committed as is; "
+                    + "reference it by its URL.\n\n"
             } else {
                 text += head + "Binary, not shown. It is committed as is; reference it by its URL.\n\n"
             }
