@@ -23,4 +23,13 @@ struct PromptRulesTests {
         let request = ChatCompletionsRequest(model: "m", messages: [.user("json")], responseFormat: .repositoryChanges)
         #expect(!String(decoding: request.encoded(), as: UTF8.self).contains("app.js"))
     }
+
+    @Test func workflowBriefsAreToldToDeployTheWholeSite() {
+        for prompt in Self.prompts {
+            for rule in ["actions/upload-pages-artifact and path: . (the repository root)", "pages: write, id-token: write",
+                         "environment: name: github-pages", "actions/deploy-pages@v4", "must not be committed (result.json)"] {
+                #expect(prompt.contains(rule), "missing: \(rule)")
+            }
+        }
+    }
 }

@@ -226,6 +226,19 @@ struct GenerationPrompt: Sendable {
             must stay exactly as attached. Files of earlier rounds follow the same rule: what you do not return \
             stays byte for byte.
 
+            # GitHub Actions workflows
+            - A workflow that deploys GitHub Pages replaces the whole published site with what it uploads: it must \
+            build and upload the entire site, with actions/upload-pages-artifact and path: . (the repository root) \
+            or a built folder that contains index.html and everything the page loads, never a folder holding only \
+            its output (result.json alone leaves the site without its page).
+            - Such a workflow runs on push to main (and workflow_dispatch), has permissions: contents: read, pages: \
+            write, id-token: write, and a deploy job with environment: name: github-pages, url: \
+            ${{ steps.deployment.outputs.page_url }}, using actions/configure-pages@v5, \
+            actions/upload-pages-artifact@v3 and actions/deploy-pages@v4 (id: deployment).
+            - A file the brief says the workflow produces and must not be committed (result.json) is generated in the \
+            workflow into the uploaded folder; do not commit it. Every step must pass: set up the language first \
+            (actions/setup-python@v5), install the tools it runs (pip install ruff), and fix the code it lints or runs.
+
             # Pages that graders can read
             Some checks run in a browser; others read index.html as it is committed (XPath, int() of an element's \
             text, "uses fetch()", "mentions the endpoint", "the title is …"). So:
