@@ -78,7 +78,7 @@ import TestSupport
         #expect(try fixture.spool.readJournal(journal.id)?.completed == [.prepare, .generate, .scan])
 
         #expect(await engine.run(fixture.request, journal: &journal) == .done)
-        #expect(calls.stages == [.prepare, .generate, .scan, .publish, .publish, .pages, .notify])
+        #expect(calls.stages == [.prepare, .generate, .scan, .publish, .publish, .pages, .repair, .notify])
     }
 
     @Test func withoutADelayFromThePeerTheBackOffGrowsWithTheDeferrals() async throws {
@@ -130,7 +130,7 @@ import TestSupport
         published.outputs = wiped.outputs
         try FileManager.default.removeItem(at: work.root)
         #expect(await engine.run(fixture.request, journal: &published) == .done)
-        #expect(published.attempts.map(\.stage) == [.pages, .notify])
+        #expect(published.attempts.map(\.stage) == [.pages, .repair, .notify])
         #expect(forge.publications.count == 2)
     }
 

@@ -3,7 +3,7 @@ import Logging
 import Spool
 
 /// Runs a claimed task through its stages (`prepare → generate → scan → publish → pages →
-/// notify`), journaling each completion before the next starts, so a Finisher killed anywhere
+/// repair → notify`), journaling each completion before the next starts, so a Finisher killed anywhere
 /// resumes at the first stage not yet journaled. It knows the stage list and what to do when a
 /// stage fails (defer with back-off, or fail), not what any stage does.
 struct PipelineEngine: Sendable {
@@ -31,12 +31,15 @@ struct PipelineEngine: Sendable {
         notifyHorizon: TimeInterval
     ) -> [any PipelineStage] {
         let generation = GenerateStage(generator: generator, fallback: fallback, attachments: attachments, documents: documents)
+        let scan = ScanStage(scanner: scanner, generation: generation)
+        let pagesStage = PagesStage(forge: forge, verifier: pages)
         return [
             PrepareStage(attachments: attachments, forge: forge),
             generation,
-            ScanStage(scanner: scanner, generation: generation),
+            scan,
             PublishStage(forge: forge),
-            PagesStage(forge: forge, verifier: pages),
+            pagesStage,
+            WorkflowRepairStage(forge: forge, generation: generation, scan: scan, pages: pagesStage),
             NotifyStage(notifier: notifier, horizon: notifyHorizon),
         ]
     }
