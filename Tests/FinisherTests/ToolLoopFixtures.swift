@@ -134,7 +134,8 @@ enum ToolLoopFixtures {
 
 /// A loopback HTTP server for `fetch_url` tests (Python's `ThreadingHTTPServer`, started as a
 /// subprocess): serves files from a directory, `/redirect?to=URL` (302), `/slow?s=N`,
-/// `/big?n=N` and `/huge` (declares a 10 GB body), and records every request's path and headers at `/_fixture/requests`.
+/// `/big?n=N` and `/huge` (declares a 10 GB body), a 302 for a path whose `PATH.redirect` file
+/// names the target, a directory's `index.json` for its own path, and records every request's path and headers at `/_fixture/requests`.
 final class FixtureServer: @unchecked Sendable {
     let server: Peer
     let root: String
@@ -144,7 +145,11 @@ final class FixtureServer: @unchecked Sendable {
     /// Starts the server over a new directory holding `files`.
     init(files: [String: String]) throws {
         root = Paths.temporaryDirectory("fixture")
-        for (name, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(root)/\(name)")) }
+        for (name, text) in files {
+            let file = URL(fileURLWithPath: "\(root)/\(name)")
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: file)
+        }
         server = try Peer(python: ["-c", Self.program, root], label: "the fixture server")
     }
 
@@ -218,6 +223,11 @@ final class FixtureServer: @unchecked Sendable {
                     self.close_connection = True
                     return
                 path = os.path.join(root, url.path.lstrip("/"))
+                if os.path.isdir(path):
+                    path = os.path.join(path, "index.json")
+                if os.path.isfile(path + ".redirect"):
+                    with open(path + ".redirect", encoding="utf-8") as handle:
+                        return self.reply(302, b"", "text/plain", [("Location", handle.read().strip())])
                 if os.path.isfile(path):
                     kind = "application/json" if path.endswith(".json") else "application/octet-stream"
                     with open(path, "rb") as handle:
