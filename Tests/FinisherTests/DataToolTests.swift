@@ -117,7 +117,8 @@ struct DataToolTests {
             ["path": "data.json", "from": "sales.xlsx", "sheet": "2"],
         ]]
         let stub = try F.stub(key: key, script: ["steps": [
-            ["expect": ["response_format": "json_schema", "system_contains": "\"from\": \"data.xlsx\""], "content": first],
+            ["expect": ["response_format": "json_schema", "system_contains": "\"from\": \"data.xlsx\"",
+                        "last_user_contains": "Its sheets: \"Summary\", \"Sales\". Its first sheet, \"Summary\""], "content": first],
             ["expect": ["last_user_contains": "\"missing.xlsx\", which is neither an attachment nor a file of the repository"], "content": second],
         ]])
         let brief = F.brief(text: "Convert the Sales sheet to data.csv.", attachments: [ReceivedAttachment(name: "sales.xlsx", mediaType: Self.xlsxType, bytes: workbook)])

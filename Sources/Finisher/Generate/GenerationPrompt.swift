@@ -363,8 +363,13 @@ struct GenerationPrompt: Sendable {
         let shown = Self.excerpt(sheet.csv, limit: limit)
         left -= shown.count
         let note = shown.count < sheet.csv.count ? ", shown with its middle left out (\(sheet.csv.count) characters in all)" : ""
-        return head + "A spreadsheet (binary, committed as is). Its first sheet, \"\(sheet.name)\" (\(sheet.rows) rows × "
-            + "\(sheet.columns) columns), converted to CSV\(note):\n" + Self.fenced(shown, language: "csv") + "\n"
+        let names = (try? spreadsheets.sheetNames(of: attachment.bytes)) ?? []
+        let others = names.count > 1
+            ? "Its sheets: " + names.map(\.debugDescription).joined(separator: ", ") + ". "
+            : ""
+        return head + "A spreadsheet (binary, committed as is). \(others)Its first sheet, \"\(sheet.name)\" (\(sheet.rows) rows × "
+            + "\(sheet.columns) columns), converted to CSV (dates as ISO dates)\(note):\n" + Self.fenced(shown, language: "csv")
+            + "To commit a sheet as CSV or JSON, name the workbook as the file's source rather than copying the data.\n\n"
     }
 
     /// The repository's text files within the budget: README.md and index.html first, then the
