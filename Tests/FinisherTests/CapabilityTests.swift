@@ -79,6 +79,17 @@ struct CapabilityTests {
         #expect(generator.client.known(model: "test-model").tokenLimit == .none)
     }
 
+    @Test func anErrorAboutToolMessagesLaterInTheLoopIsNotARefusalOfTools() {
+        let tools = [ChatCompletionsRequest.Tool(name: "finish", description: "d", parameters: .object(["type": .string("object")]))]
+        let first = ChatCompletionsRequest(model: "m", messages: [.user("u")], responseFormat: nil, tools: tools)
+        let later = ChatCompletionsRequest(model: "m", messages: [
+            .user("u"), .assistant(nil, calling: [ChatCompletionsToolCall(id: "c1", name: "finish", arguments: "{}")]), .tool("c1", "ok"),
+        ], responseFormat: nil, tools: tools)
+        let text = "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'."
+        #expect(first.refusedFeature(status: 400, param: nil, text: "llama3 does not support tools") == .tools)
+        #expect(later.refusedFeature(status: 400, param: "messages.[2].role", text: text) == nil)
+    }
+
     @Test func aServerErrorNamingNoFeatureIsStillRetried() async throws {
         let key = "sk-test-\(UUID().uuidString)"
         let stub = try F.stub(key: key, script: ["steps": [["status": 500], ["content": Self.answer]]])

@@ -251,7 +251,9 @@ struct ChatCompletionsRequest: Sendable, Equatable, Encodable {
     /// "… is not a multimodal model", Ollama 400 "… does not support tools".
     func refusedFeature(status: Int, param: String?, text: String) -> EndpointCapabilities.Feature? {
         let said = ((param ?? "") + " " + text).lowercased()
-        if tools != nil, said.contains("tool") || said.contains("function call") { return .tools }
+        // Only before any tool result is sent back: later, an error naming a tool message is
+        // about the conversation (a missing tool_call_id), not about tool support.
+        if tools != nil, !messages.contains(where: { $0.role == .tool }), said.contains("tool") || said.contains("function call") { return .tools }
         if let format = responseFormat,
            ["response_format", "json_schema", "json_object", "structured output", "response format"].contains(where: said.contains) {
             return format.type == "json_schema" ? .jsonSchema : .jsonObject
