@@ -71,6 +71,7 @@ import TestSupport
         let feedback = try #require(generator.feedback.last ?? nil)
         #expect(feedback.contains("http://forge.test/r/actions/runs/7") && feedback.contains("job \"build\""))
         #expect(feedback.contains("F401 `os` imported but unused") && feedback.contains("earlier lines left out"))
+        #expect(feedback.contains("The published .github/workflows/ci.yml:\n\n```yaml\n" + String(decoding: Self.workflow, as: UTF8.self)))
         #expect(generator.feedback.count == 2)
 
         // Both runs journaled; the notification names the repaired commit.

@@ -46,7 +46,8 @@ struct WorkflowRepairStage: PipelineStage {
         } catch {
             throw .transient("recording the failed workflow run: \(error)")
         }
-        try await generation.generate(&task, feedback: Self.feedback(failed, limit: maximumLogCharacters))
+        let published = (try? WorkTree.files(under: task.work.tree)) ?? [:]
+        try await generation.generate(&task, feedback: Self.feedback(failed, limit: maximumLogCharacters, workflows: published))
         try await scan.run(&task)
         try await publishRepair(&task, job: failed.job)
         try await pages.run(&task)
@@ -81,11 +82,17 @@ struct WorkflowRepairStage: PipelineStage {
         task.journal.outputs.pagesVerified = nil
     }
 
-    /// What the model is told: which run and job failed, and the end of the job's log.
-    static func feedback(_ failed: FailedWorkflowRun, limit: Int) -> String {
+    /// What the model is told: which run and job failed, the end of the job's log, and the
+    /// published workflow files (a round-1 model does not see the repository otherwise).
+    static func feedback(_ failed: FailedWorkflowRun, limit: Int, workflows tree: [String: Data] = [:]) -> String {
         let log = failed.log.count > limit ? "[… earlier lines left out …]\n" + String(failed.log.suffix(limit)) : failed.log
-        return "The GitHub Actions run \(failed.url) for the published commit failed in the job \"\(failed.job)\". The end of its log:\n\n"
+        var text = "The GitHub Actions run \(failed.url) for the published commit failed in the job \"\(failed.job)\". The end of its log:\n\n"
             + GenerationPrompt.fenced(log, language: "text")
+        for path in tree.keys.sorted() where path.hasPrefix(".github/workflows/") {
+            guard let content = GenerationPrompt.text(of: tree[path]!), content.count <= 6_000 else { continue }
+            text += "\nThe published \(path):\n\n" + GenerationPrompt.fenced(content, language: "yaml")
+        }
+        return text
             + "\nFix what made it fail (the workflow file, or the files it installs, lints, runs or uploads) so that every step "
             + "passes and the deployed site still has index.html; keep everything else as it was."
     }
