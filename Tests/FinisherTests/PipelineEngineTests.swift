@@ -60,7 +60,7 @@ import TestSupport
         let fixture = try E()
         let calls = StageLog()
         let failing = RecordingStage(stage: .publish, log: calls, failures: [.transient("HTTP 503", retryAfter: 42)])
-        let stages: [any PipelineStage] = Stage.allCases.map { $0 == .publish ? failing : RecordingStage(stage: $0, log: calls) }
+        let stages: [any PipelineStage] = E.generation.map { $0 == .publish ? failing : RecordingStage(stage: $0, log: calls) }
         let engine = fixture.engine(stages)
         var journal = fixture.journal()
         let before = Date()
@@ -76,7 +76,7 @@ import TestSupport
         #expect(try fixture.spool.readJournal(journal.id)?.completed == [.prepare, .generate, .scan])
 
         #expect(await engine.run(fixture.request, journal: &journal) == .published)
-        #expect(calls.stages == [.prepare, .generate, .scan, .publish, .publish, .pages, .notify])
+        #expect(calls.stages == [.prepare, .generate, .scan, .publish, .publish, .pages, .repair])
     }
 
     @Test func withoutADelayFromThePeerTheBackOffGrowsWithTheDeferrals() async throws {
@@ -128,7 +128,7 @@ import TestSupport
         published.outputs = wiped.outputs
         try FileManager.default.removeItem(at: work.root)
         #expect(await engine.run(fixture.request, journal: &published) == .published)
-        #expect(published.attempts.map(\.stage) == [.pages])
+        #expect(published.attempts.map(\.stage) == [.pages, .repair])
         #expect(forge.publications.count == 2)
     }
 

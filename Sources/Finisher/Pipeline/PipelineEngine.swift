@@ -2,11 +2,12 @@ import Foundation
 import Logging
 import Spool
 
-/// Runs a claimed task through its stages (`prepare → generate → scan → publish → pages`),
-/// journaling each completion before the next starts, so a Finisher killed anywhere resumes at
-/// the first stage not yet journaled. The last stage, `notify`, is not run here: a published
-/// task goes to the notify queue (`NotifyQueue`), which resends without holding a slot. It knows the stage list and what to do when a
-/// stage fails (defer with back-off, or fail), not what any stage does.
+/// Runs a claimed task through its stages (`prepare → generate → scan → publish → pages →
+/// repair`), journaling each completion before the next starts, so a Finisher killed anywhere
+/// resumes at the first stage not yet journaled. The last stage, `notify`, is not run here: a
+/// published task goes to the notify queue (`NotifyQueue`), which resends without holding a
+/// slot. It knows the stage list and what to do when a stage fails (defer with back-off, or
+/// fail), not what any stage does.
 struct PipelineEngine: Sendable {
     let spool: SpoolDirectory
     /// `LLM_DEPLOY_DATA`: where work directories live.
@@ -34,12 +35,15 @@ struct PipelineEngine: Sendable {
         scanner: SecretScanner, pages: PagesVerifier, attachments: AttachmentLoader, documents: RepositoryDocuments
     ) -> [any PipelineStage] {
         let generation = GenerateStage(generator: generator, fallback: fallback, attachments: attachments, documents: documents)
+        let scan = ScanStage(scanner: scanner, generation: generation)
+        let pagesStage = PagesStage(forge: forge, verifier: pages)
         return [
             PrepareStage(attachments: attachments, forge: forge),
             generation,
-            ScanStage(scanner: scanner, generation: generation),
+            scan,
             PublishStage(forge: forge),
-            PagesStage(forge: forge, verifier: pages),
+            pagesStage,
+            WorkflowRepairStage(forge: forge, generation: generation, scan: scan, pages: pagesStage),
         ]
     }
 

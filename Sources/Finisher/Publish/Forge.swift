@@ -33,6 +33,14 @@ enum DeploymentState: Sendable, Equatable {
     case failed(String)
 }
 
+/// A workflow run of a pushed commit that failed: its page, the job that failed, and the end
+/// of that job's log (where the error is), for one repair.
+struct FailedWorkflowRun: Sendable, Equatable {
+    var url: String
+    var job: String
+    var log: String
+}
+
 /// The `Forge` seam (docs/architecture.md, Seams): repositories, pushes and Pages.
 protocol Forge: Sendable {
     /// The repository's current files on `main` (empty when it does not exist yet).
@@ -49,6 +57,10 @@ protocol Forge: Sendable {
     /// How the forge's deployment of `commitSHA` is going, when it builds the site itself (a
     /// Pages workflow); `nil` when the served page is the only signal.
     func deploymentState(repository: String, commitSHA: String) async -> DeploymentState?
+
+    /// The failed workflow run for `commitSHA`, with its failed job's log; `nil` when none
+    /// failed, or the forge runs no workflows or cannot tell.
+    func failedWorkflowRun(repository: String, commitSHA: String) async -> FailedWorkflowRun?
 }
 
 extension Forge {
@@ -58,6 +70,7 @@ extension Forge {
     }
 
     func deploymentState(repository: String, commitSHA: String) async -> DeploymentState? { nil }
+    func failedWorkflowRun(repository: String, commitSHA: String) async -> FailedWorkflowRun? { nil }
 }
 
 /// Who a repository belongs to: one sender's one task. Every commit the service makes carries

@@ -78,6 +78,7 @@ struct GenerateStage: PipelineStage {
         }
         task.journal.outputs.generator = chosen.name
         task.journal.outputs.generationMode = report.mode?.rawValue
+        task.journal.outputs.replacedAttachments = report.replacedAttachments.isEmpty ? nil : report.replacedAttachments
         task.journal.toolCalls = report.mode == nil ? nil : report.toolCalls
     }
 }
