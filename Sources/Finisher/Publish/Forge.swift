@@ -21,6 +21,9 @@ struct PublishedCommit: Sendable, Equatable {
 enum DeploymentState: Sendable, Equatable {
     case pending
     case succeeded
+    /// The attempt failed and the forge asked for another (a new build, a re-run): still pending.
+    case retrying(String)
+    /// Failed for good.
     case failed(String)
 }
 
@@ -44,8 +47,9 @@ extension Forge {
 }
 
 /// The repository name for a task: deterministic, the same every round, valid on GitHub (at
-/// most 100 characters of `A-Za-z0-9._-`). A task whose name had to change gets a short hash
-/// of the original, so two tasks that clean up alike never share a repository.
+/// most 100 characters of `a-z0-9._-`) and lower case, since GitHub names are case-insensitive.
+/// A task whose name had to change (case included) gets a short hash of the original, so two
+/// tasks that clean up alike ("Demo" and "demo") never share a repository.
 enum RepositoryName {
     static func forTask(_ task: String) -> String {
         var cleaned = ""
@@ -55,11 +59,11 @@ enum RepositoryName {
         }
         cleaned = String(cleaned.drop { $0 == "-" || $0 == "." })
         while cleaned.hasSuffix("-") || cleaned.hasSuffix(".") { cleaned.removeLast() }
-        if cleaned == task && !cleaned.isEmpty && cleaned.count <= 100 && !cleaned.lowercased().hasSuffix(".git") {
+        if cleaned == task && cleaned == cleaned.lowercased() && !cleaned.isEmpty && cleaned.count <= 100 && !cleaned.hasSuffix(".git") {
             return cleaned
         }
         let digest = TaskID(email: "", task: task, round: 0, nonce: "").rawValue.prefix(8)
-        let stem = cleaned.isEmpty ? "task" : String(cleaned.prefix(90))
+        let stem = cleaned.isEmpty ? "task" : String(cleaned.lowercased().prefix(90))
         return "\(stem)-\(digest)"
     }
 }
