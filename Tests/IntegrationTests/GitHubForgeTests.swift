@@ -222,7 +222,7 @@ import TestSupport
 
 /// Briefs that ask for CI: a model (the scripted OpenAI-compatible peer) returns a Pages workflow.
 @Suite(.serialized) struct GitHubWorkflowTests {
-    static func workflow(name: String = "Deploy Pages", artifact: String = ".", deploys: Bool = true) -> String {
+    static func workflow(name: String = "Deploy Pages", artifact: String = ".", deploys: Bool = true, on: String = "{ push: { branches: [main] } }") -> String {
         let deploy = deploys ? """
                   - uses: actions/upload-pages-artifact@v3
                     with: { path: \(artifact) }
@@ -230,7 +230,7 @@ import TestSupport
             """ : "      - run: echo checked"
         return """
             name: \(name)
-            on: { push: { branches: [main] } }
+            on: \(on)
             permissions: { contents: read, pages: write, id-token: write }
             jobs:
               deploy:
@@ -370,6 +370,20 @@ import TestSupport
             #expect(runs.contains { $0["path"] as? String == ".github/workflows/ci.yml" && $0["conclusion"] as? String == "success" })
             #expect(runs.contains { $0["path"] as? String == ".github/workflows/pages.yml" && $0["run_attempt"] as? Int == 2 }, "\(runs)")
             #expect(try evaluator.requests().count == 1)
+        }
+    }
+
+    /// A deploy workflow that only runs on `workflow_dispatch` would leave the site unbuilt
+    /// after a push: the forge dispatches it, and the wait follows that run.
+    @Test func aDeployWorkflowWithoutAPushTriggerIsDispatched() throws {
+        let workflows = [".github/workflows/pages.yml": Self.workflow(on: "{ workflow_dispatch: {} }")]
+        try Self.withModelAndGitHub(scopes: "repo,workflow", answers: [try Self.modelAnswer(workflows: workflows)],
+                                    environment: ["LLM_DEPLOY_DEADLINE": "40"]) { stack, github, evaluator, root in
+            let id = try stack.submit(["task": "ci-dispatch", "nonce": "d", "evaluation_url": "\(evaluator.url)/n"])
+            let run = try stack.finisher(["drain"])
+            #expect((try stack.journal(id)["outputs"] as? [String: Any])?["pages_verified"] as? Bool == true, "\(run.log)")
+            let runs = try GitHubForgeTests.runs(github)
+            #expect(runs.count == 1 && runs.first?["event"] as? String == "workflow_dispatch" && runs.first?["conclusion"] as? String == "success", "\(runs)")
         }
     }
 }

@@ -38,6 +38,7 @@ REST (status codes and bodies checked against docs.github.com / github/rest-api-
   GET  /repos/{o}/{r}/actions/runs[?head_sha=&branch=&event=&status=&per_page=&page=]
   GET  /repos/{o}/{r}/actions/workflows/{id or file name}/runs[?same filters]   200 | 404
   POST /repos/{o}/{r}/actions/runs/{run_id}/rerun        201 | 403 (still running) | 404
+  POST /repos/{o}/{r}/actions/workflows/{id or file name}/dispatches {"ref"}   204 | 404 | 422
 Git smart HTTP (real `git http-backend`): /OWNER/REPO(.git)/info/refs, /git-upload-pack,
 /git-receive-pack; reads are anonymous for public repositories; credentials only as HTTP Basic
 with the token as password (x-access-token:TOKEN, as GitHub documents for installation tokens;
@@ -90,7 +91,7 @@ DOC = {k: DOCS + v for k, v in {
     "builds": "/pages/pages#get-latest-pages-build", "ref": "/git/refs#get-a-reference",
     "commit": "/commits/commits#get-a-commit", "runs": "/actions/workflow-runs#list-workflow-runs-for-a-repository",
     "workflow_runs": "/actions/workflow-runs#list-workflow-runs-for-a-workflow",
-    "rerun": "/actions/workflow-runs#re-run-a-workflow", "request_build": "/pages/pages#request-a-apiname-pages-build",
+    "rerun": "/actions/workflow-runs#re-run-a-workflow", "dispatch": "/actions/workflows#create-a-workflow-dispatch-event", "request_build": "/pages/pages#request-a-apiname-pages-build",
     "primary": "/overview/rate-limits-for-the-rest-api", "versions": "/overview/api-versions",
     "secondary": "/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}.items()}
 API_VERSIONS = ("2022-11-28", "2026-03-10")  # the versions github/rest-api-description publishes
@@ -364,14 +365,16 @@ class Emulator:
             text = self.out(repo, "cat-file", "blob", f"{sha}:{path}")
             if not path.endswith((".yml", ".yaml")) or not triggered_by_push(text):
                 continue
-            name = re.search(r"^name:\s*['\"]?(.+?)['\"]?\s*$", text, re.M)  # GitHub falls back to the path
-            deploys = "actions/deploy-pages" in text
-            run = {"id": self.next_id(), "run_number": len(repo["runs"]) + 1, "path": path,
-                   "name": name.group(1) if name else path, "head_sha": sha, "event": "push",
-                   "head_branch": repo["default_branch"], "actor": actor, "message": message,
-                   "deploys": deploys, "artifact": artifact_path(text), "attempt": 0}
-            repo["runs"].append(run)
-            self.begin_run(repo, run, now)
+            self.new_run(repo, path, text, sha, "push", now, actor, message)
+
+    def new_run(self, repo, path, text, sha, event, now, actor, message):
+        name = re.search(r"^name:\s*['\"]?(.+?)['\"]?\s*$", text, re.M)  # GitHub falls back to the path
+        run = {"id": self.next_id(), "run_number": len(repo["runs"]) + 1, "path": path,
+               "name": name.group(1) if name else path, "head_sha": sha, "event": event,
+               "head_branch": repo["default_branch"], "actor": actor, "message": message,
+               "deploys": "actions/deploy-pages" in text, "artifact": artifact_path(text), "attempt": 0}
+        repo["runs"].append(run)
+        self.begin_run(repo, run, now)
 
     def begin_run(self, repo, run, now):
         """(Re)starts a run: its outcome is decided by the state of Pages at its start."""
@@ -729,7 +732,8 @@ class Handler(BaseHTTPRequestHandler):
                     ("GET", r"/git/ref/(?P<ref>.+)", self.get_ref), ("GET", r"/commits/(?P<ref>.+)", self.get_commit),
                     ("GET", r"/actions/runs", self.list_runs),
                     ("GET", r"/actions/workflows/(?P<workflow>[^/]+)/runs", self.list_runs),
-                    ("POST", r"/actions/runs/(?P<run_id>\d+)/rerun", self.rerun)):
+                    ("POST", r"/actions/runs/(?P<run_id>\d+)/rerun", self.rerun),
+                    ("POST", r"/actions/workflows/(?P<workflow>[^/]+)/dispatches", self.dispatch)):
                 sub = re.fullmatch(pattern, m.group(3) or "")
                 if sub and verb == method:
                     repo = self.emu.find(m.group(1), m.group(2))
@@ -951,6 +955,28 @@ class Handler(BaseHTTPRequestHandler):
             self.emu.begin_run(repo, run, now)
             self.emu.save()
         self.rest(201, {})
+
+    def dispatch(self, repo, workflow):
+        """A workflow_dispatch event: a run of the workflow as it is on `ref`, if it declares that
+        trigger (GitHub: 422 "Workflow does not have 'workflow_dispatch' trigger")."""
+        doc = DOC["dispatch"]
+        self.require_admin(repo, doc)
+        ref = str(self.json_body().get("ref") or "")
+        sha = self.emu.refs(repo).get(ref if ref.startswith("refs/") else "refs/heads/" + ref)
+        if not sha:
+            raise Refusal(422, f"No ref found for: {ref}", doc)
+        names = self.emu.out(repo, "ls-tree", "--name-only", sha, ".github/workflows/").splitlines()
+        path = next((n for n in names if workflow in (n.rsplit("/", 1)[-1], str(workflow_id(n)))), None)
+        if not path:
+            raise Refusal(404, "Not Found", doc)
+        text = self.emu.out(repo, "cat-file", "blob", f"{sha}:{path}")
+        if not re.search(r"\bworkflow_dispatch\b", text):
+            raise Refusal(422, "Workflow does not have 'workflow_dispatch' trigger", doc)
+        with self.emu.lock:
+            message = self.emu.out(repo, "log", "-1", "--format=%s", sha)
+            self.emu.new_run(repo, path, text, sha, "workflow_dispatch", time.time(), self.ident["login"], message)
+            self.emu.save()
+        self.rest(204, None)
 
     # ---- git smart HTTP: git http-backend as a CGI -------------------------------------------------
     def git_http(self, owner, name, rest):

@@ -216,6 +216,7 @@ final class GitHubSession: Sendable {
         var login: String?
         var buildTypes: [String: String] = [:]
         var workflows: [String: String] = [:]
+        var neverRuns: [String: String] = [:]
         var limit: Int?
         var remaining: Int?
         var reset: Date?
@@ -240,6 +241,13 @@ final class GitHubSession: Sendable {
 
     func remember(workflow: String, for repository: String) {
         state.withLock { $0.workflows[repository.lowercased()] = workflow }
+    }
+
+    /// Why the deploy workflow published for a repository will never run, if it will not.
+    func neverRuns(_ repository: String) -> String? { state.withLock { $0.neverRuns[repository.lowercased()] } }
+
+    func remember(neverRuns reason: String, for repository: String) {
+        state.withLock { $0.neverRuns[repository.lowercased()] = reason }
     }
 
     func note(headers: [String: String]) {

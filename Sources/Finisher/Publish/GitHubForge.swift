@@ -62,7 +62,17 @@ struct GitHubForge: Forge {
                 await api.requestPagesBuild(owner: owner, name: repo.name)
             }
         }
-        if let workflow { api.session.remember(workflow: workflow, for: repo.name) }
+        if let workflow {
+            api.session.remember(workflow: workflow, for: repo.name)
+            // A deploy workflow that a push does not start would leave the site unbuilt: start it.
+            let triggers = WorkflowTriggers(String(decoding: publication.files[workflow] ?? Data(), as: UTF8.self))
+            if !triggers.push && triggers.dispatch && pushedNow {
+                let file = String(workflow.split(separator: "/").last ?? "")
+                _ = try await api.call("POST", "/repos/\(owner)/\(repo.name)/actions/workflows/\(file)/dispatches", body: ["ref": "main"], accept: [204])
+            } else if !triggers.push && !triggers.dispatch {
+                api.session.remember(neverRuns: "its `on:` has neither push nor workflow_dispatch", for: repo.name)
+            }
+        }
         let pagesURL = site?.htmlURL ?? Self.defaultPagesURL(owner: owner, repository: repo.name)
         return PublishedCommit(repoURL: repo.htmlURL, commitSHA: sha, pagesURL: pagesURL)
     }
@@ -102,6 +112,9 @@ struct GitHubForge: Forge {
     /// started before Pages was enabled); a second failure is final.
     private func workflowState(owner: String, repository: String, commitSHA: String) async -> DeploymentState {
         let file = api.session.workflow(for: repository).map { String($0.split(separator: "/").last ?? "") }
+        if let file, let never = api.session.neverRuns(repository) {
+            return .failed("\(file) never runs for this push: \(never)")
+        }
         let path = file.map { "/repos/\(owner)/\(repository)/actions/workflows/\($0)/runs?head_sha=\(commitSHA)&per_page=5" }
             ?? "/repos/\(owner)/\(repository)/actions/runs?head_sha=\(commitSHA)&event=push&per_page=20"
         guard let (_, runs) = try? await api.call("GET", path, accept: [200, 404]),
@@ -134,6 +147,27 @@ struct GitHubForge: Forge {
         files.keys.sorted().first { path in
             path.hasPrefix(".github/workflows/") && (path.hasSuffix(".yml") || path.hasSuffix(".yaml"))
                 && String(decoding: files[path]!, as: UTF8.self).contains("actions/deploy-pages")
+        }
+    }
+
+    /// What starts a workflow, read from its `on:` (inline `on: push`, `on: [push, …]`, `on: {…}`,
+    /// or a block with `push:` / `- push`). Enough to tell a push-triggered deploy from one
+    /// that only runs on `workflow_dispatch`; not a YAML parser.
+    struct WorkflowTriggers: Equatable {
+        var push = false
+        var dispatch = false
+
+        init(_ text: String) {
+            let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            guard let start = lines.firstIndex(where: { $0.hasPrefix("on:") || $0.hasPrefix("\"on\":") || $0.hasPrefix("'on':") }) else { return }
+            var block = String(lines[start].drop { $0 != ":" }.dropFirst())
+            for line in lines[(start + 1)...] {
+                if !line.isEmpty && !line.hasPrefix(" ") && !line.hasPrefix("\t") { break }
+                block += "\n" + line
+            }
+            let words = Set(block.split { !($0.isLetter || $0 == "_") }.map(String.init))
+            push = words.contains("push")
+            dispatch = words.contains("workflow_dispatch")
         }
     }
 
