@@ -12,7 +12,7 @@ import Spool
 /// GitHub is not instant and not always kind: a new repository answers 404 for seconds, a new
 /// branch is unknown to the Pages API for a moment, a Pages source change (PUT) builds nothing,
 /// a workflow run that starts before Pages is enabled fails for good, Jekyll hides `_` files,
-/// and a token may not be allowed to push workflows. Each is handled here (docs/ describes them).
+/// and a token may not be allowed to push workflows. Each is handled here (README: "GitHub").
 struct GitHubForge: Forge {
     let api: GitHubAPI
     /// `GITHUB_OWNER`, or `nil` for the token's own user.
