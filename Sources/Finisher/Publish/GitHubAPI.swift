@@ -35,9 +35,14 @@ struct GitHubAPI: Sendable {
         return login
     }
 
+    /// The repository, or `nil` when GitHub does not know it; one found is remembered for the process.
     func repository(owner: String, name: String) async throws(PipelineError) -> Repository? {
+        if let known = session.repository("\(owner)/\(name)") { return known }
         let (status, json) = try await call("GET", "/repos/\(owner)/\(name)", accept: [200, 404])
-        return status == 404 ? nil : try Self.repository(from: json)
+        guard status != 404 else { return nil }
+        let found = try Self.repository(from: json)
+        session.remember(repository: found, as: "\(owner)/\(name)")
+        return found
     }
 
     /// The repository, created public if absent (`created` says so); an existing one is returned
@@ -51,7 +56,11 @@ struct GitHubAPI: Sendable {
             "has_issues": true, "has_wiki": false, "auto_init": false,
         ]
         let (status, json) = try await call("POST", path, body: body, accept: [201, 422])
-        if status == 201 { return (try Self.repository(from: json), true) }
+        if status == 201 {
+            let created = try Self.repository(from: json)
+            session.remember(repository: created, as: "\(owner)/\(name)")
+            return (created, true)
+        }
         // "name already exists": made by a run that died before recording it, or by another task
         // whose name differs only in case. GitHub answers 404 for a moment after creating one.
         let found = try await Self.retrying(for: Self.lagWindow) { () throws(PipelineError) in
@@ -91,17 +100,26 @@ struct GitHubAPI: Sendable {
     /// Enables Pages from `main` at `/`, or with `build_type: workflow`, or switches an existing
     /// site to it. Waits out GitHub's lag after a repository's creation or first push (404, 422
     /// "The main branch must exist …") within `lagWindow`, then defers.
-    func configurePages(owner: String, name: String, workflow: Bool) async throws(PipelineError) -> PagesSite {
+    /// `existing`: the repository was there before this run, so its site probably is too: ask
+    /// first (GET, then PUT only if the build type differs) rather than POST into a 409.
+    func configurePages(owner: String, name: String, workflow: Bool, existing: Bool) async throws(PipelineError) -> PagesSite {
         let body: [String: Any] = workflow ? ["build_type": "workflow"] : ["build_type": "legacy", "source": ["branch": "main", "path": "/"]]
         var last = ""
+        var askFirst = existing
         let site = try await Self.retrying(for: Self.lagWindow) { () throws(PipelineError) -> PagesSite? in
-            let (status, json) = try await call("POST", "/repos/\(owner)/\(name)/pages", body: body, accept: [201, 404, 409, 422])
+            var status = 409
+            var json: [String: Any] = [:]
+            if !askFirst {
+                (status, json) = try await call("POST", "/repos/\(owner)/\(name)/pages", body: body, accept: [201, 404, 409, 422])
+            }
+            askFirst = false
             switch status {
             case 201:
                 session.remember(buildType: workflow ? "workflow" : "legacy", for: name)
                 return PagesSite(htmlURL: json["html_url"] as? String, created: true, changed: false)
             case 409:
-                let (_, current) = try await call("GET", "/repos/\(owner)/\(name)/pages")
+                let (found, current) = try await call("GET", "/repos/\(owner)/\(name)/pages", accept: [200, 404])
+                guard found == 200 else { return nil }  // not enabled after all: POST on the next try
                 var changed = false
                 if (current["build_type"] as? String) != (workflow ? "workflow" : "legacy") {
                     let (updated, answer) = try await call("PUT", "/repos/\(owner)/\(name)/pages", body: body, accept: [204, 404, 422])
@@ -217,6 +235,7 @@ final class GitHubSession: Sendable {
         var buildTypes: [String: String] = [:]
         var workflows: [String: String] = [:]
         var neverRuns: [String: String] = [:]
+        var repositories: [String: GitHubAPI.Repository] = [:]
         var limit: Int?
         var remaining: Int?
         var reset: Date?
@@ -241,6 +260,12 @@ final class GitHubSession: Sendable {
 
     func remember(workflow: String, for repository: String) {
         state.withLock { $0.workflows[repository.lowercased()] = workflow }
+    }
+
+    func repository(_ fullName: String) -> GitHubAPI.Repository? { state.withLock { $0.repositories[fullName.lowercased()] } }
+
+    func remember(repository: GitHubAPI.Repository, as fullName: String) {
+        state.withLock { $0.repositories[fullName.lowercased()] = repository }
     }
 
     /// Why the deploy workflow published for a repository will never run, if it will not.

@@ -36,13 +36,13 @@ struct GitHubForge: Forge {
 
     func publish(_ publication: Publication) async throws(PipelineError) -> PublishedCommit {
         let owner = try await resolvedOwner()
-        let (repo, _) = try await api.ensureRepository(owner: owner, name: publication.repository, description: "llm-deploy: \(publication.message)")
+        let (repo, created) = try await api.ensureRepository(owner: owner, name: publication.repository, description: "llm-deploy: \(publication.message)")
         var publication = publication
         var workflow = Self.pagesWorkflow(in: publication.files)
         var site: GitHubAPI.PagesSite?
         if workflow != nil {
             // Before the push: the run it starts fails for good if Pages is not enabled by then.
-            site = try await api.configurePages(owner: owner, name: repo.name, workflow: true)
+            site = try await api.configurePages(owner: owner, name: repo.name, workflow: true, existing: !created)
         }
         var outcome = try await pushIfNeeded(Self.prepared(publication, workflow: workflow), to: repo)
         if case .workflowsRefused(let reason) = outcome {
@@ -56,7 +56,7 @@ struct GitHubForge: Forge {
             throw .permanent("GitHub refused .github/workflows/ even after they were removed")
         }
         if workflow == nil {
-            site = try await api.configurePages(owner: owner, name: repo.name, workflow: false)
+            site = try await api.configurePages(owner: owner, name: repo.name, workflow: false, existing: !created || site != nil)
             // A source change builds nothing, and a rerun pushed nothing: ask for the build.
             if site?.changed == true || (site?.created == false && !pushedNow) {
                 await api.requestPagesBuild(owner: owner, name: repo.name)

@@ -28,9 +28,10 @@ struct PagesVerifier: Sendable {
     ) async -> Verdict {
         let deadline = Date().addingTimeInterval(budget)
         var pageDelay = pagePoll.first
-        var deploymentDelay = deploymentPoll.first
+        var deploymentDelay = deploymentPoll.first * 2
         var nextPage = Date()
-        var nextDeployment = Date()
+        // The forge's first answer right after publishing is "building": ask after a moment.
+        var nextDeployment = Date().addingTimeInterval(deploymentPoll.first)
         var state: DeploymentState?
         var lookedBeforeSuccess = false
         var servedBeforeSuccess: Data?  // the page's bytes (on a 200) while the deployment was not done
