@@ -334,6 +334,25 @@ import TestSupport
         #expect(try evaluator.requests().count == 1)
     }
 
+    /// A Finisher killed after pushing the workflow-less commit, before journaling it: the rerun
+    /// finds that commit and keeps the site branch-built (a workflow site would never deploy).
+    @Test func aRerunAfterPublishingWithoutWorkflowsKeepsTheBranchBuild() throws {
+        try Self.withModelAndGitHub(scopes: "repo", environment: ["LLM_DEPLOY_DEADLINE": "40"]) { stack, github, evaluator, root in
+            let id = try stack.submit(["task": "ci-rerun", "nonce": "rr", "evaluation_url": "\(evaluator.url)/n"])
+            let killed = try stack.finisher(["drain"], environment: ["LLM_DEPLOY_TEST_KILL_AFTER": "publish"])
+            #expect(killed.reason == .uncaughtSignal)
+            let path = "\(stack.spool)/journal/\(id).json"
+            var journal = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+            journal["completed"] = ["prepare", "generate", "scan"]
+            try JSONSerialization.data(withJSONObject: journal).write(to: URL(fileURLWithPath: path))
+            let recovered = try stack.finisher(["recover"])
+            #expect((try stack.journal(id)["outputs"] as? [String: Any])?["pages_verified"] as? Bool == true, "\(recovered.log)")
+            #expect(try stack.git(["rev-list", "--count", "main"], in: "\(root)/repos/octo/ci-rerun.git") == "1")
+            let repo = (try GitHubForgeTests.state(github)["repos"] as? [[String: Any]])?.first
+            #expect((repo?["pages"] as? [String: Any])?["build_type"] as? String == "legacy")
+        }
+    }
+
     /// Round 1 deployed by a workflow, round 2 plain files: the PUT back to a branch-built site
     /// builds nothing on GitHub, so the forge must ask for the build; the page then serves round 2.
     @Test func switchingBackToABranchBuildRequestsTheBuild() throws {

@@ -48,13 +48,14 @@ struct GitHubForge: Forge {
         if case .workflowsRefused(let reason) = outcome {
             // The token may not push workflows: publish the rest (branch-built), say why in the commit.
             publication.files = publication.files.filter { !$0.key.hasPrefix(".github/workflows/") }
-            publication.message += "\n\nPublished without .github/workflows/: \(reason)"
+            publication.message += "\n\n\(Self.withoutWorkflowsNote) \(reason)"
             workflow = nil
             outcome = try await pushIfNeeded(Self.prepared(publication, workflow: nil), to: repo)
         }
-        guard case .committed(let sha, let pushedNow) = outcome else {
+        guard case .committed(let sha, let pushedNow, let withoutWorkflows) = outcome else {
             throw .permanent("GitHub refused .github/workflows/ even after they were removed")
         }
+        if withoutWorkflows { workflow = nil }  // a rerun finding the commit made without them
         if workflow == nil {
             site = try await api.configurePages(owner: owner, name: repo.name, workflow: false, existing: !created || site != nil)
             // A source change builds nothing, and a rerun pushed nothing: ask for the build.
@@ -188,8 +189,11 @@ struct GitHubForge: Forge {
     /// the proof that a repository's history is this task's.
     static func repositoryTrailer(_ name: String) -> String { "Llm-Deploy-Repository: \(name)" }
 
+    /// Begins the commit-message paragraph that says why a round was published without workflows.
+    static let withoutWorkflowsNote = "Published without .github/workflows/:"
+
     private enum PushOutcome {
-        case committed(sha: String, pushedNow: Bool)
+        case committed(sha: String, pushedNow: Bool, withoutWorkflows: Bool)
         case workflowsRefused(String)
     }
 
@@ -203,7 +207,7 @@ struct GitHubForge: Forge {
             let message = try await gitRun(checkout, ["log", "-1", "--format=%B"])
             if message.contains(LocalForge.trailer(publication.id)) {
                 let sha = try await gitRun(checkout, ["rev-parse", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
-                return .committed(sha: sha, pushedNow: false)
+                return .committed(sha: sha, pushedNow: false, withoutWorkflows: message.contains(Self.withoutWorkflowsNote))
             }
             // Ours: the repository trailer, or (commits from before it existed) our task trailer
             // in a repository spelled exactly as ours, since names only differ in case.
@@ -236,7 +240,7 @@ struct GitHubForge: Forge {
             throw .transient("\(error)")
         }
         let sha = try await gitRun(checkout, ["rev-parse", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
-        return .committed(sha: sha, pushedNow: true)
+        return .committed(sha: sha, pushedNow: true, withoutWorkflows: publication.message.contains(Self.withoutWorkflowsNote))
     }
 
     /// `main`'s tip, or `nil` for an empty repository. Right after creation GitHub answers
