@@ -14,15 +14,20 @@ import TestSupport
 
     static let workflow = Data("on: push\njobs:\n  build:\n    steps:\n      - run: ruff check .\n".utf8)
 
-    /// Fails the run of the first commit published (with a job log), passes every later one.
+    /// Fails the run of the first commit published (with a job log), passes every later one, and
+    /// deploys each commit whose run passes by serving its index.html from `siteRoot`.
     final class WorkflowForge: Forge {
         let pagesURL: String
+        let siteRoot: String?
         private let published = Mutex<[Publication]>([])
         var publications: [Publication] { published.withLock { $0 } }
         static let log = (1...400).map { "2026-01-01T00:00:\($0)Z step \($0) ok" }.joined(separator: "\n")
             + "\nexecute.py:3:1: F401 `os` imported but unused\nError: Process completed with exit code 1.\n"
 
-        init(pagesURL: String) { self.pagesURL = pagesURL }
+        init(pagesURL: String, siteRoot: String? = nil) {
+            self.pagesURL = pagesURL
+            self.siteRoot = siteRoot
+        }
 
         static func sha(_ index: Int) -> String { String(repeating: String(index), count: 40) }
 
@@ -30,6 +35,10 @@ import TestSupport
 
         func publish(_ publication: Publication) async throws(PipelineError) -> PublishedCommit {
             let count = published.withLock { $0.append(publication); return $0.count }
+            // Only a commit whose run succeeds is deployed; the first one's run fails.
+            if count > 1, let siteRoot, let page = publication.files["index.html"] {
+                try? page.write(to: URL(fileURLWithPath: "\(siteRoot)/index.html"))
+            }
             return PublishedCommit(repoURL: "http://forge.test/r", commitSHA: Self.sha(count), pagesURL: pagesURL)
         }
 
@@ -65,7 +74,7 @@ import TestSupport
         let fixture = try E()
         let site = try FixtureServer(files: ["index.html": "<h1>site</h1>"])
         defer { site.stop() }
-        let forge = WorkflowForge(pagesURL: "\(site.url)/index.html")
+        let forge = WorkflowForge(pagesURL: "\(site.url)/index.html", siteRoot: site.root)
         let generator = ScriptedGenerator(name: "model", answers: [
             .success(["index.html": Data("<h1>v1</h1>".utf8), ".github/workflows/ci.yml": Self.workflow]),
             .success(["index.html": Data("<h1>v2</h1>".utf8), ".github/workflows/ci.yml": Self.workflow, "execute.py": Data("print(1)\n".utf8)]),

@@ -3,12 +3,29 @@
 
 Usage:
     python3 Tests/Peers/github_emulator.py --root DIR [--port 0] [--token TOKEN:LOGIN[:SCOPES]]...
-        [--org ORG]... [--pages-delay S] [--workflow-delay S] [--log FILE]
+        [--org ORG]... [--time-scale F] [--pages-delay S] [--first-build-delay S]
+        [--workflow-delay S] [--create-lag S] [--branch-lag S] [--cdn-lag S]
+        [--errored-builds first|none] [--log FILE]
 
 Binds 127.0.0.1 only and prints exactly ``READY <port>`` on stdout once listening. The API root
 is the server root (GITHUB_API_URL=http://127.0.0.1:PORT, as api.github.com). SCOPES is
-comma-separated (default ``repo,workflow``; ``TOKEN:LOGIN:`` = no scope). Every configured user is
+comma-separated (default ``repo,workflow``; ``TOKEN:LOGIN:`` = no scope). The token's prefix
+gives its kind, as on github.com: ``ghs_`` a GitHub App installation token, ``github_pat_`` a
+fine-grained token (both: SCOPES are permissions, ``workflows`` lets them push workflows, and no
+X-OAuth-Scopes header), anything else a classic personal access token. Every configured user is
 a member of every --org. State: DIR/repos/OWNER/REPO.git and DIR/state.json (reloaded on restart).
+
+Strict by default: at least as unkind as github.com, with its documented and reported delays.
+--time-scale (or GITHUB_EMULATOR_TIME_SCALE) multiplies every default delay, so fast tests keep
+the same order of events in a fraction of the time; a delay given explicitly is used as is.
+  first Pages build of a site   45 s   (GitHub: 30-60 s; later builds --pages-delay, 20 s)
+  workflow run                  40 s   (a CI workflow that does not deploy: a quarter of it)
+  after POST .../repos          3 s    git and /repos/{o}/{r}/... answer 404 (create lag)
+  after the first push          2 s    POST/PUT .../pages answer 422 "The main branch must exist"
+  after a build completes       3 s    the CDN still serves the previous build (the API says built)
+  --errored-builds first        the first branch build of every site errors once, as GitHub's
+                                sometimes do; a new build (POST .../pages/builds, "helpful when
+                                diagnosing build warnings and failures") then succeeds
 
 REST (status codes and bodies checked against docs.github.com / github/rest-api-description):
   GET  /user  /orgs/{org}  /rate_limit
@@ -19,24 +36,39 @@ REST (status codes and bodies checked against docs.github.com / github/rest-api-
   GET  /repos/{o}/{r}/git/ref/{ref}                      200 | 404 | 409 "Git Repository is empty."
   GET  /repos/{o}/{r}/commits/{ref}                      200 | 409 | 422 "No commit found for SHA"
   GET  /repos/{o}/{r}/actions/runs[?head_sha=&branch=&event=&status=&per_page=&page=]
+  GET  /repos/{o}/{r}/actions/workflows/{id or file name}/runs[?same filters]   200 | 404
+  POST /repos/{o}/{r}/actions/runs/{run_id}/rerun        201 | 403 (still running) | 404
+  POST /repos/{o}/{r}/actions/workflows/{id or file name}/dispatches {"ref"}   204 | 404 | 422
 Git smart HTTP (real `git http-backend`): /OWNER/REPO(.git)/info/refs, /git-upload-pack,
-/git-receive-pack; reads are anonymous for public repositories, pushes need a token (Basic
-x-access-token:TOKEN or Bearer). Pages: /pages/OWNER/REPO/PATH.
+/git-receive-pack; reads are anonymous for public repositories; credentials only as HTTP Basic
+with the token as password (x-access-token:TOKEN, as GitHub documents for installation tokens;
+a Bearer or "token" header is no credential to git). Pages: /pages/OWNER/REPO/PATH.
 
-Timing: a branch-built site (build_type legacy) serves a pushed commit --pages-delay seconds after
-the push (or after Pages was enabled, if later); until then the previous tip stays live. A push to
-main whose tree has a workflow using actions/deploy-pages starts a "push" run: queued, in_progress
-after a third of --workflow-delay, completed ("success" if Pages was enabled by then, else
-"failure") after it; a workflow-built site serves the last successful run's commit, from the
-upload-pages-artifact `path:` (files are served verbatim: no Jekyll, no build steps).
+Pages, as GitHub documents it (https://docs.github.com/rest/pages/pages):
+  * a branch-built site (build_type legacy) builds on POST .../pages, on each push to its source
+    branch, and on POST .../pages/builds ("the same effect as pushing a commit"); builds run one
+    at a time per repository. PUT .../pages (a source change) queues NO build.
+  * branch builds run Jekyll unless the source root has .nojekyll: files and folders whose name
+    starts with "_" are not published (https://github.blog/2009-12-29-bypassing-jekyll-on-github-pages/).
+  * a workflow-built site is what its actions/deploy-pages runs deployed; a run started while
+    Pages was not enabled with build_type workflow fails ("Failed to create deployment (status:
+    404) ... Ensure GitHub Pages has been enabled", as reported in actions/deploy-pages issues)
+    and is not re-run when Pages is enabled later. Every workflow triggered by `push` runs (CI
+    too), not only the one that deploys Pages.
+  * until a new build is served, the previous one stays live (404 only before the first).
+Push refusals for .github/workflows/ use GitHub's wording per token kind: "... a Personal Access
+Token ... without `workflow` scope" or "... a GitHub App ... without `workflows` permission"
+(see e.g. github.com/repo-sync/github-sync/issues/23).
 
 Control endpoints (not recorded, no authentication):
   POST /_emulator/faults {"method" (default any),"path" (regex on the path, no query),"status",
        "count","kind":"error"|"primary-rate-limit"|"secondary-rate-limit","retry_after",
        "reset_in","message"} (or a list of them)    GET | DELETE /_emulator/faults
   GET | DELETE /_emulator/requests    GET /_emulator/state
-  POST /_emulator/config {"pages_delay","workflow_delay","rate_limit_authenticated",
-       "rate_limit_unauthenticated"}
+  GET | DELETE /_emulator/calls      REST calls counted per repository ("OWNER/REPO", lower case)
+                                     and in total; git and Pages requests are not API calls
+  POST /_emulator/config {"pages_delay","first_build_delay","workflow_delay","create_lag",
+       "branch_lag","cdn_lag","errored_builds","rate_limit_authenticated","rate_limit_unauthenticated"}
 Every other request is appended to --log (default DIR/requests.jsonl) as one JSON line:
   {"time","method","path" (with query),"headers":[[name,value],...] as received,"status",
    "client","api_version" (X-GitHub-Api-Version or null),"accept_github_json" (bool)}
@@ -58,6 +90,8 @@ DOC = {k: DOCS + v for k, v in {
     "pages_update": "/pages/pages#update-information-about-a-apiname-pages-site",
     "builds": "/pages/pages#get-latest-pages-build", "ref": "/git/refs#get-a-reference",
     "commit": "/commits/commits#get-a-commit", "runs": "/actions/workflow-runs#list-workflow-runs-for-a-repository",
+    "workflow_runs": "/actions/workflow-runs#list-workflow-runs-for-a-workflow",
+    "rerun": "/actions/workflow-runs#re-run-a-workflow", "dispatch": "/actions/workflows#create-a-workflow-dispatch-event", "request_build": "/pages/pages#request-a-apiname-pages-build",
     "primary": "/overview/rate-limits-for-the-rest-api", "versions": "/overview/api-versions",
     "secondary": "/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}.items()}
 API_VERSIONS = ("2022-11-28", "2026-03-10")  # the versions github/rest-api-description publishes
@@ -78,12 +112,15 @@ PAGES_NO_FILE = PAGES_404.format("Page not found", "<p><strong>File not found</s
                                  "at this address does not contain the requested file.</p>")
 
 # pre-receive hook written into every bare repository. GitHub refuses a push that creates, changes
-# or deletes a file under .github/workflows/ when the token lacks the `workflow` scope. The reason
-# goes back through EMULATOR_REJECT_FILE so the server can put it in the report-status "ng" line:
-# git then prints GitHub's "! [remote rejected] main -> main (refusing to allow ...)".
+# or deletes a file under .github/workflows/ when the token may not: a classic token without the
+# `workflow` scope, an App or fine-grained token without the `workflows` permission, each with its
+# own wording. The reason goes back through EMULATOR_REJECT_FILE so the server can put it in the
+# report-status "ng" line: git then prints "! [remote rejected] main -> main (refusing to allow ...)".
 HOOK = r'''#!@PYTHON@
 import os, subprocess, sys
-if "workflow" in os.environ.get("EMULATOR_TOKEN_SCOPES", "").split(","):
+kind = os.environ.get("EMULATOR_TOKEN_KIND", "classic")
+granted = os.environ.get("EMULATOR_TOKEN_SCOPES", "").split(",")
+if ("workflow" if kind == "classic" else "workflows") in granted:
     sys.exit(0)
 for line in sys.stdin:
     old, new, ref = line.split()
@@ -94,8 +131,12 @@ for line in sys.stdin:
     changed = [f for f in subprocess.run(cmd, capture_output=True, text=True).stdout.split("\n") if f]
     if changed:
         with open(os.environ["EMULATOR_REJECT_FILE"], "w") as f:
-            f.write("refusing to allow a Personal Access Token to create or update workflow `%s` "
-                    "without `workflow` scope" % changed[0])
+            if kind == "app":
+                f.write("refusing to allow a GitHub App to create or update workflow `%s` "
+                        "without `workflows` permission" % changed[0])
+            else:
+                f.write("refusing to allow a Personal Access Token to create or update workflow `%s` "
+                        "without `workflow` scope" % changed[0])
         sys.exit(1)
 '''
 
@@ -168,17 +209,27 @@ class Emulator:
             parts = spec.split(":")
             if len(parts) < 2 or not parts[0] or not parts[1]:
                 sys.exit(f"github_emulator: bad --token {spec!r} (want TOKEN:LOGIN[:SCOPES])")
-            scopes = [s for s in parts[2].split(",") if s] if len(parts) > 2 else ["repo", "workflow"]
+            kind = "app" if parts[0].startswith("ghs_") else "fine-grained" if parts[0].startswith("github_pat_") else "classic"
+            default = ["repo", "workflow"] if kind == "classic" else ["contents", "pages", "administration", "workflows"]
+            scopes = [s for s in parts[2].split(",") if s] if len(parts) > 2 else default
             user = self.users.setdefault(parts[1].lower(), {"login": parts[1], "id": 1000 + len(self.users)})
-            self.tokens[parts[0]] = dict(user, scopes=scopes)
+            self.tokens[parts[0]] = dict(user, scopes=scopes, kind=kind)
         self.orgs = {o.lower(): {"login": o, "id": 9000 + i} for i, o in enumerate(args.org)}
-        self.pages_delay, self.workflow_delay = args.pages_delay, args.workflow_delay
+        scale = args.time_scale
+        self.delays = {name: (given if given is not None else default * scale) for name, given, default in (
+            ("first_build_delay", args.first_build_delay if args.first_build_delay is not None else args.pages_delay, 45),
+            ("pages_delay", args.pages_delay, 20), ("workflow_delay", args.workflow_delay, 40),
+            ("create_lag", args.create_lag, 3), ("branch_lag", args.branch_lag, 2), ("cdn_lag", args.cdn_lag, 3))}
+        self.errored_builds = args.errored_builds
         self.limits = {"authenticated": 5000, "unauthenticated": 60}
         self.counters, self.faults, self.requests, self.base = {}, [], [], ""
+        self.calls = {}  # "owner/repo" (lower case) or "" -> REST calls answered
         self.state = {"next_id": 100000, "repos": {}}
         if os.path.exists(self.state_path):
             with open(self.state_path) as f:
                 self.state = json.load(f)
+            for repo in self.state["repos"].values():
+                repo.setdefault("builds", [])
 
     def save(self):
         with self.lock:
@@ -264,7 +315,8 @@ class Emulator:
                     "private": bool(body.get("private")) or body.get("visibility") == "private",
                     "has_issues": body.get("has_issues", True), "has_projects": body.get("has_projects", True),
                     "has_wiki": body.get("has_wiki", True), "default_branch": "main",
-                    "created_at": time.time(), "pushed_at": None, "pages": None, "pushes": [], "runs": []}
+                    "created_at": time.time(), "pushed_at": None, "pages": None, "pushes": [], "runs": [],
+                    "builds": []}
             path = self.repo_path(repo)
             shutil.rmtree(path, ignore_errors=True)  # leftover of an earlier run without state
             subprocess.run(["git", "init", "--quiet", "--bare", "-b", "main", path], check=True)
@@ -297,60 +349,91 @@ class Emulator:
                                            "after": after.get(ref, ZERO), "time": now, "pusher": pusher})
                     if ref == "refs/heads/" + repo["default_branch"] and ref in after:
                         self.start_runs(repo, after[ref], now, pusher)
+                    pages = repo["pages"]
+                    if pages and pages["build_type"] == "legacy" and ref == "refs/heads/" + pages["source"]["branch"] \
+                            and ref in after:
+                        self.queue_build(repo, now, pusher)
             repo["pushed_at"] = now
             self.save()
 
     def start_runs(self, repo, sha, now, actor):
-        """A 'push' run for each workflow at the new tip that deploys Pages (actions/deploy-pages)."""
+        """A 'push' run for each workflow at the new tip that `on:` push triggers. One that deploys
+        Pages (actions/deploy-pages) succeeds only if Pages was enabled with build_type workflow
+        when it started; then its deployment becomes a build. Other workflows (CI) succeed sooner."""
         message = self.out(repo, "log", "-1", "--format=%s", sha)
         for path in self.out(repo, "ls-tree", "--name-only", sha, ".github/workflows/").splitlines():
             text = self.out(repo, "cat-file", "blob", f"{sha}:{path}")
-            if not path.endswith((".yml", ".yaml")) or "actions/deploy-pages" not in text:
+            if not path.endswith((".yml", ".yaml")) or not triggered_by_push(text):
                 continue
-            name = re.search(r"^name:\s*['\"]?(.+?)['\"]?\s*$", text, re.M)  # GitHub falls back to the path
-            repo["runs"].append({"id": self.next_id(), "run_number": len(repo["runs"]) + 1, "path": path,
-                                 "name": name.group(1) if name else path, "head_sha": sha, "event": "push",
-                                 "head_branch": repo["default_branch"], "created": now, "actor": actor,
-                                 "delay": self.workflow_delay, "message": message, "artifact": artifact_path(text)})
+            self.new_run(repo, path, text, sha, "push", now, actor, message)
+
+    def new_run(self, repo, path, text, sha, event, now, actor, message):
+        name = re.search(r"^name:\s*['\"]?(.+?)['\"]?\s*$", text, re.M)  # GitHub falls back to the path
+        run = {"id": self.next_id(), "run_number": len(repo["runs"]) + 1, "path": path,
+               "name": name.group(1) if name else path, "head_sha": sha, "event": event,
+               "head_branch": repo["default_branch"], "actor": actor, "message": message,
+               "deploys": "actions/deploy-pages" in text, "artifact": artifact_path(text), "attempt": 0}
+        repo["runs"].append(run)
+        self.begin_run(repo, run, now)
+
+    def begin_run(self, repo, run, now):
+        """(Re)starts a run: its outcome is decided by the state of Pages at its start."""
+        delay = self.delays["workflow_delay"] * (1 if run["deploys"] else 0.25)
+        pages = repo["pages"]
+        ok = not run["deploys"] or (pages is not None and pages["build_type"] == "workflow")
+        if run["deploys"] and run["artifact"]:  # upload-pages-artifact fails on a missing path
+            ok = ok and self.out(repo, "cat-file", "-t", f"{run['head_sha']}:{run['artifact']}") == "tree"
+        run.update(created=now, delay=delay, attempt=run["attempt"] + 1, outcome="success" if ok else "failure")
+        if run["deploys"] and ok:
+            repo["builds"].append({"sha": run["head_sha"], "start": now, "done": now + delay, "final": "built",
+                                   "pusher": run["actor"], "root": run["artifact"], "jekyll": False, "kind": "workflow"})
+
+    def queue_build(self, repo, now, pusher):
+        """A branch build of the source branch's tip (legacy sites): one at a time per repository."""
+        pages = repo["pages"]
+        sha = self.refs(repo).get("refs/heads/" + pages["source"]["branch"])
+        if not sha:
+            return None
+        root = pages["source"]["path"].strip("/")
+        previous = [b for b in repo["builds"] if b["kind"] == "legacy"]
+        first = not repo["builds"]
+        start = max([now] + [b["done"] for b in repo["builds"]])
+        delay = self.delays["first_build_delay" if first else "pages_delay"]
+        errored = self.errored_builds == "first" and not previous
+        nojekyll = self.git(repo, "cat-file", "-e", f"{sha}:{root + '/' if root else ''}.nojekyll").returncode == 0
+        build = {"sha": sha, "start": start, "done": start + delay, "final": "errored" if errored else "built",
+                 "pusher": pusher, "root": root, "jekyll": not nojekyll, "kind": "legacy"}
+        repo["builds"].append(build)
+        return build
 
     # ---- runs and Pages builds are derived from the clock, so delays behave like propagation ------
     def run_view(self, repo, run, now):
         """(status, conclusion, completed_at) of a workflow run at time now."""
         done = run["created"] + run["delay"]
-        if now >= done:  # actions/deploy-pages fails when the repository had no Pages site by then
-            ok = repo["pages"] is not None and repo["pages"]["enabled_at"] <= done
-            return "completed", "success" if ok else "failure", done
+        if now >= done:
+            return "completed", run["outcome"], done
         return ("in_progress" if now >= run["created"] + run["delay"] / 3 else "queued"), None, None
 
     def builds(self, repo, now):
-        """Pages builds oldest first: {sha, start, done, status, pusher, root}."""
-        pages, out = repo["pages"], []
-        if not pages:
-            return out
-        if pages["build_type"] == "workflow":  # a workflow-built site is what its runs deployed
-            for run in repo["runs"]:
-                status, conclusion, done = self.run_view(repo, run, now)
-                state = "building" if not done else "built" if conclusion == "success" else "errored"
-                out.append({"sha": run["head_sha"], "start": run["created"], "done": done or now,
-                            "status": state, "pusher": run["actor"], "root": run["artifact"]})
-            return out
-        # a branch-built site rebuilds on each push to its branch, once enabled, or when asked to
-        ref, root = "refs/heads/" + pages["source"]["branch"], pages["source"]["path"].strip("/")
-        for p in repo["pushes"]:
-            if p["ref"] == ref and p["after"] != ZERO:
-                out.append({"sha": p["after"], "start": max(p["time"], pages["enabled_at"]),
-                            "pusher": p["pusher"], "root": root})
-        requested = pages.get("build_requested_at")
-        if requested and out and requested > out[-1]["start"]:
-            out.append(dict(out[-1], start=requested))
-        for b in out:
-            b["done"] = b["start"] + self.pages_delay
-            b["status"] = "built" if now >= b["done"] else "building"
-        return out
+        """Pages builds oldest first, each with its status at time now."""
+        return [dict(b, status=b["final"] if now >= b["done"] else "building" if now >= b["start"] else "queued")
+                for b in repo["builds"]]
 
     def deployed(self, repo, now):
-        built = [b for b in self.builds(repo, now) if b["status"] == "built"]
-        return built[-1] if built else None
+        """The build the CDN serves: the last one built at least cdn_lag ago (the API says
+        "built" at once; the edge caches catch up later)."""
+        lag = self.delays["cdn_lag"]
+        served = [b for b in repo["builds"] if b["final"] == "built" and now >= b["done"] + lag]
+        return max(served, key=lambda b: b["done"]) if served else None
+
+    def visible(self, repo, now=None):
+        """False during the window after creation in which git and the API answer 404."""
+        return (now or time.time()) >= repo["created_at"] + self.delays["create_lag"]
+
+    def branch_visible(self, repo, branch, now):
+        """The Pages API sees a branch only branch_lag after its first push."""
+        first = [p["time"] for p in repo["pushes"] if p["ref"] == "refs/heads/" + branch and p["after"] != ZERO]
+        return bool(first) and branch and "refs/heads/" + branch in self.refs(repo) and now >= min(first) + self.delays["branch_lag"]
 
     # ---- JSON representations -------------------------------------------------------------------
     def user_obj(self, login, uid, kind="User"):
@@ -401,9 +484,9 @@ class Emulator:
         started = run["created"] + run["delay"] / 3 if status != "queued" else None
         return {"id": run["id"], "name": run["name"], "node_id": node_id("WorkflowRun", run["id"]),
                 "head_branch": run["head_branch"], "head_sha": run["head_sha"], "path": run["path"],
-                "display_title": run["message"], "run_number": run["run_number"], "run_attempt": 1,
+                "display_title": run["message"], "run_number": run["run_number"], "run_attempt": run["attempt"],
                 "event": run["event"], "status": status, "conclusion": conclusion,
-                "workflow_id": int.from_bytes(run["path"].encode()[-6:], "big") % 10**8,
+                "workflow_id": workflow_id(run["path"]),
                 "url": f"{b}/repos/{full}/actions/runs/{run['id']}", "html_url": f"{b}/{full}/actions/runs/{run['id']}",
                 "created_at": iso(run["created"]), "updated_at": iso(done or started or run["created"]),
                 "run_started_at": iso(started), "head_commit": {"id": run["head_sha"], "message": run["message"]},
@@ -432,11 +515,42 @@ class Emulator:
             repos = [{"full_name": f"{r['owner']}/{r['name']}", "id": r["id"], "private": r["private"],
                       "pages": r["pages"], "pages_deployed_sha": (self.deployed(r, now) or {}).get("sha"),
                       "pushes": [{"ref": p["ref"], "sha": p["after"], "time": p["time"]} for p in r["pushes"]],
-                      "runs": [self.run_obj(r, run, now) for run in r["runs"]]}
+                      "runs": [self.run_obj(r, run, now) for run in r["runs"]],
+                      "builds": [{k: b[k] for k in ("sha", "status", "kind", "jekyll")} for b in self.builds(r, now)]}
                      for r in self.state["repos"].values()]
-            return {"repos": repos, "pages_delay": self.pages_delay, "workflow_delay": self.workflow_delay,
-                    "rate_limits": self.limits, "faults": self.faults, "users": list(self.users.values()),
+            return {"repos": repos, "delays": self.delays, "errored_builds": self.errored_builds,
+                    "rate_limits": self.limits, "calls": self.calls_obj(), "faults": self.faults, "users": list(self.users.values()),
                     "orgs": list(self.orgs.values())}
+
+
+    def count_call(self, repo_key):
+        with self.lock:
+            self.calls[repo_key] = self.calls.get(repo_key, 0) + 1
+
+    def calls_obj(self):
+        with self.lock:
+            return {"total": sum(self.calls.values()), "by_repository": {k: v for k, v in self.calls.items() if k},
+                    "unscoped": self.calls.get("", 0)}
+
+
+def workflow_id(path):
+    return int.from_bytes(path.encode()[-6:], "big") % 10**8
+
+
+def triggered_by_push(text):
+    """Whether a workflow's `on:` includes push (inline `on: push`, `on: [push, ...]`, or a
+    `push:` key in its block); a workflow_dispatch-only workflow never runs on a push."""
+    m = re.search(r"^(?:on|\"on\"|'on'):(.*)$", text, re.M)
+    if not m:
+        return False
+    if re.search(r"\bpush\b", m.group(1)):
+        return True
+    for line in text[m.end():].splitlines()[1:]:
+        if line.strip() and not line.startswith((" ", "\t")):
+            break
+        if re.match(r"\s+push\s*:", line) or re.match(r"\s+-\s*push\b", line):
+            return True
+    return False
 
 
 def artifact_path(text):
@@ -445,7 +559,8 @@ def artifact_path(text):
     for line in text[at:].splitlines()[1:] if at >= 0 else []:
         if re.match(r"\s*-\s", line):  # next step
             break
-        m = re.match(r"\s*path:\s*['\"]?([^'\"#]*?)['\"]?\s*(#.*)?$", line)
+        m = (re.match(r"\s*path:\s*['\"]?([^'\"#]*?)['\"]?\s*(#.*)?$", line)
+             or re.search(r"[{,]\s*path:\s*['\"]?([^'\",}#\s]*)", line))  # with: { path: site }
         if m:
             return "/".join(p for p in m.group(1).strip().split("/") if p not in ("", "."))
     return ""
@@ -523,7 +638,7 @@ class Handler(BaseHTTPRequestHandler):
              ("X-RateLimit-Limit", str(limit)), ("X-RateLimit-Remaining", str(remaining)),
              ("X-RateLimit-Reset", str(reset)), ("X-RateLimit-Used", str(used)),
              ("X-RateLimit-Resource", "core"), ("X-GitHub-Request-Id", self.req_id)]
-        if self.ident:  # classic PATs: the token's scopes come back on every response
+        if self.ident and self.ident["kind"] == "classic":  # classic PATs: their scopes come back on every response
             h.append(("X-OAuth-Scopes", ", ".join(self.ident["scopes"])))
         self.json(status, obj, h + list(extra))
 
@@ -534,18 +649,24 @@ class Handler(BaseHTTPRequestHandler):
     def text(self, status, message, headers=()):
         self.send(status, message.encode(), [("Content-Type", "text/plain; charset=utf-8")] + list(headers))
 
-    def authenticate(self):
-        """(credentials_sent, identity or None) from a Bearer, token or Basic Authorization header."""
+    def authenticate(self, git=False):
+        """(credentials_sent, identity or None) from the Authorization header. The REST API takes
+        Bearer or token; git over HTTPS only Basic with the token as the password
+        (x-access-token:TOKEN; docs.github.com "Authenticating as a GitHub App installation":
+        `git clone https://x-access-token:TOKEN@github.com/owner/repo.git`). To git, a Bearer
+        or token header is no credential at all: it answers 401 and git asks for a password."""
         scheme, _, cred = (self.headers.get("Authorization") or "").strip().partition(" ")
         if not scheme:
             return False, None
-        token = cred.strip() if scheme.lower() in ("bearer", "token") else None
+        token = cred.strip() if scheme.lower() in ("bearer", "token") and not git else None
         if scheme.lower() == "basic":
-            try:  # git: x-access-token:TOKEN or LOGIN:TOKEN; older clients TOKEN:x-oauth-basic
+            try:
                 user, _, password = base64.b64decode(cred.strip()).decode().partition(":")
-                token = password if password and password != "x-oauth-basic" else user
+                token = password or None
             except ValueError:
                 pass
+        elif git:
+            return False, None
         return True, self.emu.tokens.get(token)
 
     # ---- dispatch ----------------------------------------------------------------------------------
@@ -560,6 +681,7 @@ class Handler(BaseHTTPRequestHandler):
         m = re.match(r"^/([^/]+)/([^/]+?)(?:\.git)?/(info/refs|git-upload-pack|git-receive-pack|HEAD|objects/.+)$",
                      path)
         if m:
+            self.sent_auth, self.ident = self.authenticate(git=True)
             return self.git_http(*m.groups())
         self.api(path)
 
@@ -590,6 +712,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(403, NO_USER_AGENT, [("Content-Type", "text/html")])
         key = f"user:{self.ident['id']}" if self.ident else f"ip:{self.client_address[0]}"
         self.rate = self.emu.count(key, self.ident is not None, charge=path != "/rate_limit")
+        self.emu.count_call(self.call_scope(path))
         version = self.headers.get("X-GitHub-Api-Version")
         if version and version not in API_VERSIONS:
             raise Refusal(400, f"API version {version!r} is not supported.", DOC["versions"])
@@ -607,11 +730,15 @@ class Handler(BaseHTTPRequestHandler):
                     ("POST", r"/pages", self.create_pages), ("PUT", r"/pages", self.update_pages),
                     ("GET", r"/pages/builds/latest", self.latest_build), ("POST", r"/pages/builds", self.request_build),
                     ("GET", r"/git/ref/(?P<ref>.+)", self.get_ref), ("GET", r"/commits/(?P<ref>.+)", self.get_commit),
-                    ("GET", r"/actions/runs", self.list_runs)):
+                    ("GET", r"/actions/runs", self.list_runs),
+                    ("GET", r"/actions/workflows/(?P<workflow>[^/]+)/runs", self.list_runs),
+                    ("POST", r"/actions/runs/(?P<run_id>\d+)/rerun", self.rerun),
+                    ("POST", r"/actions/workflows/(?P<workflow>[^/]+)/dispatches", self.dispatch)):
                 sub = re.fullmatch(pattern, m.group(3) or "")
                 if sub and verb == method:
                     repo = self.emu.find(m.group(1), m.group(2))
-                    if not repo or not self.emu.can_read(self.ident, repo):  # private looks absent
+                    # private looks absent; so does a repository created a moment ago
+                    if not repo or not self.emu.can_read(self.ident, repo) or not self.emu.visible(repo):
                         raise Refusal(404, "Not Found", DOC["repo"])
                     return fn(repo, **sub.groupdict())
         for verb, pattern, fn in (("GET", r"/user", self.get_user), ("GET", r"/orgs/(?P<org>[^/]+)", self.get_org),
@@ -621,6 +748,21 @@ class Handler(BaseHTTPRequestHandler):
             if sub and verb == method:
                 return fn(**sub.groupdict())
         raise Refusal(404, "Not Found")
+
+    def call_scope(self, path):
+        """The repository ("owner/name", lower case) a REST call is about, or "" for none."""
+        m = re.match(r"^/repos/([^/]+)/([^/]+)", path)
+        if m:
+            return f"{m.group(1)}/{m.group(2)}".lower()
+        m = re.fullmatch(r"/(?:user|orgs/([^/]+))/repos", path)
+        if m and self.command == "POST":
+            try:
+                name = str(json.loads(self.body or b"{}").get("name") or "")
+            except (ValueError, AttributeError):
+                return ""
+            owner = m.group(1) or (self.ident["login"] if self.ident else "")
+            return f"{owner}/{name}".lower()
+        return ""
 
     def require_auth(self, doc):
         if self.ident is None:
@@ -698,8 +840,9 @@ class Handler(BaseHTTPRequestHandler):
         source = {"branch": source.get("branch") or repo["default_branch"], "path": source.get("path", "/")}
         if source["path"] not in ("/", "/docs"):
             raise Refusal(422, "Invalid request.\n\nsource.path must be \"/\" or \"/docs\".", doc)
-        # Only a branch-built site needs its branch to exist (GitHub's wording).
-        if build_type == "legacy" and "refs/heads/" + source["branch"] not in self.emu.refs(repo):
+        # Only a branch-built site needs its branch to exist (GitHub's wording), and for a moment
+        # after the first push the Pages API does not see it yet.
+        if build_type == "legacy" and not self.emu.branch_visible(repo, source["branch"], time.time()):
             raise Refusal(422, f"The {source['branch']} branch must exist before GitHub Pages can be built.", doc)
         return build_type, source
 
@@ -709,6 +852,7 @@ class Handler(BaseHTTPRequestHandler):
         self.rest(200, self.emu.pages_obj(repo, time.time()))
 
     def create_pages(self, repo):
+        """Enabling a branch-built site builds it; a workflow-built site waits for a run."""
         doc = DOC["pages_create"]
         self.require_admin(repo, doc)
         body = self.json_body()
@@ -718,12 +862,17 @@ class Handler(BaseHTTPRequestHandler):
             raise Refusal(422, "Your current plan does not support GitHub Pages for this repository.", doc)
         build_type, source = self.pages_source(repo, body, doc, "legacy", {})
         with self.emu.lock:
-            repo["pages"] = {"build_type": build_type, "source": source, "enabled_at": time.time(),
+            now = time.time()
+            repo["pages"] = {"build_type": build_type, "source": source, "enabled_at": now,
                              "cname": None, "https_enforced": True}
+            if build_type == "legacy":
+                self.emu.queue_build(repo, now, self.ident["login"])
             self.emu.save()
         self.rest(201, self.emu.pages_obj(repo, time.time()))
 
     def update_pages(self, repo):
+        """A new source or build type is recorded, and nothing is built: the site keeps serving
+        its last build until a push or POST .../pages/builds."""
         doc = DOC["pages_update"]
         self.require_admin(repo, doc)
         body, pages = self.json_body(), repo["pages"]
@@ -731,8 +880,6 @@ class Handler(BaseHTTPRequestHandler):
             raise Refusal(404, "Not Found", doc)
         parsed = self.pages_source(repo, body, doc, pages["build_type"], pages["source"])
         with self.emu.lock:
-            if parsed != (pages["build_type"], pages["source"]):
-                pages["build_requested_at"] = time.time()  # a new source means a new build
             pages.update(build_type=parsed[0], source=parsed[1])
             pages.update({k: body[k] for k in ("cname", "https_enforced") if k in body})
             self.emu.save()
@@ -746,11 +893,15 @@ class Handler(BaseHTTPRequestHandler):
         self.rest(200, self.emu.build_obj(repo, builds[-1], len(builds), now))
 
     def request_build(self, repo):
-        self.require_admin(repo, DOC["builds"])
+        """Builds the source branch's tip, queued behind a running build. A workflow-built site
+        has nothing to build here (its runs deploy it): the answer is the same, nothing happens."""
+        doc = DOC["request_build"]
+        self.require_admin(repo, doc)
         if not repo["pages"]:
-            raise Refusal(404, "Not Found", DOC["builds"])
+            raise Refusal(404, "Not Found", doc)
         with self.emu.lock:
-            repo["pages"]["build_requested_at"] = time.time()
+            if repo["pages"]["build_type"] == "legacy":
+                self.emu.queue_build(repo, time.time(), self.ident["login"])
             self.emu.save()
         url = f"{self.emu.base}/repos/{repo['owner']}/{repo['name']}/pages/builds/latest"
         self.rest(201, {"url": url, "status": "queued"})
@@ -775,14 +926,57 @@ class Handler(BaseHTTPRequestHandler):
             raise Refusal(422, f"No commit found for SHA: {ref}", DOC["commit"])
         self.rest(200, self.emu.commit_obj(repo, sha))
 
-    def list_runs(self, repo):
+    def list_runs(self, repo, workflow=None):
         now, q = time.time(), self.query
-        runs = [self.emu.run_obj(repo, r, now) for r in reversed(repo["runs"])]
+        chosen = repo["runs"]
+        if workflow is not None:  # a workflow is named by its file name or its id
+            chosen = [r for r in chosen if workflow in (r["path"].rsplit("/", 1)[-1], str(workflow_id(r["path"])))]
+            tip = self.emu.refs(repo).get("refs/heads/" + repo["default_branch"])
+            names = self.emu.out(repo, "ls-tree", "--name-only", tip, ".github/workflows/").splitlines() if tip else []
+            if not chosen and workflow not in [n.rsplit("/", 1)[-1] for n in names]:
+                raise Refusal(404, "Not Found", DOC["workflow_runs"])
+        runs = [self.emu.run_obj(repo, r, now) for r in reversed(chosen)]
         for key, field in (("head_sha",) * 2, ("branch", "head_branch"), ("event",) * 2, ("status",) * 2):
             if key in q:  # status= also matches a conclusion ("success", "failure", ...)
                 runs = [r for r in runs if q[key] in (r[field], r["conclusion"] if key == "status" else None)]
         per_page, page = max(1, min(100, int(q.get("per_page", 30)))), max(1, int(q.get("page", 1)))
         self.rest(200, {"total_count": len(runs), "workflow_runs": runs[(page - 1) * per_page:page * per_page]})
+
+    def rerun(self, repo, run_id):
+        doc = DOC["rerun"]
+        self.require_admin(repo, doc)
+        run = next((r for r in repo["runs"] if str(r["id"]) == run_id), None)
+        if not run:
+            raise Refusal(404, "Not Found", doc)
+        now = time.time()
+        if self.emu.run_view(repo, run, now)[0] != "completed":
+            raise Refusal(403, "This workflow is already running", doc)
+        with self.emu.lock:
+            self.emu.begin_run(repo, run, now)
+            self.emu.save()
+        self.rest(201, {})
+
+    def dispatch(self, repo, workflow):
+        """A workflow_dispatch event: a run of the workflow as it is on `ref`, if it declares that
+        trigger (GitHub: 422 "Workflow does not have 'workflow_dispatch' trigger")."""
+        doc = DOC["dispatch"]
+        self.require_admin(repo, doc)
+        ref = str(self.json_body().get("ref") or "")
+        sha = self.emu.refs(repo).get(ref if ref.startswith("refs/") else "refs/heads/" + ref)
+        if not sha:
+            raise Refusal(422, f"No ref found for: {ref}", doc)
+        names = self.emu.out(repo, "ls-tree", "--name-only", sha, ".github/workflows/").splitlines()
+        path = next((n for n in names if workflow in (n.rsplit("/", 1)[-1], str(workflow_id(n)))), None)
+        if not path:
+            raise Refusal(404, "Not Found", doc)
+        text = self.emu.out(repo, "cat-file", "blob", f"{sha}:{path}")
+        if not re.search(r"\bworkflow_dispatch\b", text):
+            raise Refusal(422, "Workflow does not have 'workflow_dispatch' trigger", doc)
+        with self.emu.lock:
+            message = self.emu.out(repo, "log", "-1", "--format=%s", sha)
+            self.emu.new_run(repo, path, text, sha, "workflow_dispatch", time.time(), self.ident["login"], message)
+            self.emu.save()
+        self.rest(204, None)
 
     # ---- git smart HTTP: git http-backend as a CGI -------------------------------------------------
     def git_http(self, owner, name, rest):
@@ -794,8 +988,8 @@ class Handler(BaseHTTPRequestHandler):
                                   "operations.\n", challenge)
         if (repo and not ident and not self.emu.can_read(None, repo)) or (push and not ident):
             return self.text(401, "", challenge)  # git asks for credentials and retries
-        if not repo or not self.emu.can_read(ident, repo):
-            return self.text(404, "Repository not found.\n")
+        if not repo or not self.emu.can_read(ident, repo) or not self.emu.visible(repo):
+            return self.text(404, "Repository not found.\n")  # also just after creation (lag)
         if push and not self.emu.can_admin(ident, repo):
             return self.text(403, f"Permission to {repo['owner']}/{repo['name']}.git denied to {ident['login']}.\n")
         reject_file = os.path.join(self.emu.tmp_dir, "reject-" + secrets.token_hex(8))
@@ -804,7 +998,8 @@ class Handler(BaseHTTPRequestHandler):
                    PATH_INFO=f"/{repo['owner']}/{repo['name']}.git/{rest}", QUERY_STRING=self.url.query,
                    CONTENT_TYPE=self.headers.get("Content-Type") or "", CONTENT_LENGTH=str(len(self.body)),
                    REMOTE_ADDR=self.client_address[0], REMOTE_USER=ident["login"] if ident else "",
-                   EMULATOR_TOKEN_SCOPES=",".join(ident["scopes"]) if ident else "", EMULATOR_REJECT_FILE=reject_file)
+                   EMULATOR_TOKEN_SCOPES=",".join(ident["scopes"]) if ident else "",
+                   EMULATOR_TOKEN_KIND=ident["kind"] if ident else "", EMULATOR_REJECT_FILE=reject_file)
         for header, var in (("Content-Encoding", "HTTP_CONTENT_ENCODING"), ("Git-Protocol", "HTTP_GIT_PROTOCOL")):
             if self.headers.get(header):
                 env[var] = self.headers[header]  # http-backend inflates gzip request bodies itself
@@ -852,7 +1047,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.emu.out(repo, "cat-file", "-t", f"{sha}:{p}")
 
         target = "/".join(([root] if root else []) + parts)
-        found = kind(target)
+        # Jekyll (a branch build without .nojekyll) does not publish files or folders named "_..."
+        found = "" if build["jekyll"] and any(p.startswith("_") for p in parts) else kind(target)
         if found == "tree":
             if not rel.endswith("/"):  # Pages redirects a directory to its trailing-slash URL
                 return self.send(301, b"", [("Location", path + "/")])
@@ -884,9 +1080,11 @@ class Handler(BaseHTTPRequestHandler):
                     emu.faults.append(dict(f, method=f.get("method", "*"), path=f.get("path", ""),
                                            remaining=int(f.get("count", 1))))
                 answer = (201, {"faults": list(emu.faults)})
-            elif path in ("/_emulator/faults", "/_emulator/requests") and verb == "DELETE":
-                (emu.faults if path.endswith("faults") else emu.requests).clear()
+            elif path in ("/_emulator/faults", "/_emulator/requests", "/_emulator/calls") and verb == "DELETE":
+                {"faults": emu.faults, "requests": emu.requests, "calls": emu.calls}[path.rsplit("/", 1)[1]].clear()
                 answer = (204, None)
+            elif path == "/_emulator/calls":
+                answer = (200, emu.calls_obj())
             elif path == "/_emulator/faults":
                 answer = (200, {"faults": list(emu.faults)})
             elif path == "/_emulator/requests":
@@ -894,12 +1092,12 @@ class Handler(BaseHTTPRequestHandler):
             elif path == "/_emulator/state":
                 answer = (200, emu.snapshot())
             elif path == "/_emulator/config" and verb == "POST":
-                emu.pages_delay = float(body.get("pages_delay", emu.pages_delay))
-                emu.workflow_delay = float(body.get("workflow_delay", emu.workflow_delay))
+                for name in emu.delays:
+                    emu.delays[name] = float(body.get(name, emu.delays[name]))
+                emu.errored_builds = body.get("errored_builds", emu.errored_builds)
                 for kind in ("authenticated", "unauthenticated"):
                     emu.limits[kind] = int(body.get("rate_limit_" + kind, emu.limits[kind]))
-                answer = (200, {"pages_delay": emu.pages_delay, "workflow_delay": emu.workflow_delay,
-                                "rate_limits": dict(emu.limits)})
+                answer = (200, {"delays": emu.delays, "errored_builds": emu.errored_builds, "rate_limits": dict(emu.limits)})
         self.json(*answer)
 
 def main():
@@ -908,8 +1106,16 @@ def main():
     parser.add_argument("--port", type=int, default=0, help="0 = ephemeral")
     parser.add_argument("--token", action="append", default=[], help="TOKEN:LOGIN[:SCOPES], repeatable")
     parser.add_argument("--org", action="append", default=[], help="organisation every user may create repos in")
-    parser.add_argument("--pages-delay", type=float, default=0.0, help="seconds from push to live Pages")
-    parser.add_argument("--workflow-delay", type=float, default=2.0, help="seconds a workflow run takes")
+    scale = float(os.environ.get("GITHUB_EMULATOR_TIME_SCALE") or 1)
+    parser.add_argument("--time-scale", type=float, default=scale, help="multiplies every default delay (1 = realistic)")
+    parser.add_argument("--pages-delay", type=float, help="seconds a Pages branch build takes (default 20)")
+    parser.add_argument("--first-build-delay", type=float, help="seconds a site's first build takes (default 45)")
+    parser.add_argument("--workflow-delay", type=float, help="seconds a Pages workflow run takes (default 40)")
+    parser.add_argument("--create-lag", type=float, help="seconds a new repository answers 404 (default 3)")
+    parser.add_argument("--branch-lag", type=float, help="seconds the Pages API misses a new branch (default 2)")
+    parser.add_argument("--cdn-lag", type=float, help="seconds the page lags a completed build (default 3)")
+    parser.add_argument("--errored-builds", choices=("first", "none"), default="first",
+                        help="first: each site's first branch build errors once (default)")
     parser.add_argument("--log", help="request log (default DIR/requests.jsonl)")
     args = parser.parse_args()
     Handler.emu = emu = Emulator(args)

@@ -30,6 +30,9 @@ struct PublishedCommit: Sendable, Equatable {
 enum DeploymentState: Sendable, Equatable {
     case pending
     case succeeded
+    /// The attempt failed and the forge asked for another (a new build, a re-run): still pending.
+    case retrying(String)
+    /// Failed for good.
     case failed(String)
 }
 
@@ -104,6 +107,22 @@ struct RepositoryClaim: Sendable, Equatable {
     func owns(ownerKeys: [String], taskIDs: [String]) -> Bool {
         if !ownerKeys.isEmpty { return ownerKeys.allSatisfy { $0 == owner.key } }
         return !taskIDs.isEmpty && taskIDs.allSatisfy { TaskID($0).map(earlierRounds.contains) ?? false }
+    }
+
+    /// `git log --format=…` for `foreignCommit(inLog:)`: each commit's hash, owner keys and task IDs.
+    static let logFormat = "%H%x09%(trailers:key=\(RepositoryOwner.trailerKey),valueonly,separator=%x2C)%x09"
+        + "%(trailers:key=Llm-Deploy-Task,valueonly,separator=%x2C)"
+
+    /// The first commit of a `logFormat` log that is not this owner's (another sender's or
+    /// task's, or one not made by this service), or `nil` when the whole history is ours.
+    func foreignCommit(inLog log: String) -> String? {
+        for line in log.split(separator: "\n") {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 3 else { continue }
+            let values = { (field: String) in field.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            if !owns(ownerKeys: values(fields[1]), taskIDs: values(fields[2])) { return fields[0] }
+        }
+        return nil
     }
 }
 

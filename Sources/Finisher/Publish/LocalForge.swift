@@ -71,18 +71,11 @@ struct LocalForge: Forge {
     /// someone else's repository. An empty repository is ours to fill (only we create them here).
     private func verifyOwnership(_ claim: RepositoryClaim) async throws {
         guard FileManager.default.fileExists(atPath: bare(claim.name).path), await head(claim.name) != nil else { return }
-        let format = "%H%x09%(trailers:key=\(RepositoryOwner.trailerKey),valueonly,separator=%x2C)%x09"
-            + "%(trailers:key=Llm-Deploy-Task,valueonly,separator=%x2C)"
-        let log = try await git(bare(claim.name)).run(["log", "--format=\(format)", "refs/heads/main"])
-        for line in log.split(separator: "\n") {
-            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
-            guard fields.count == 3 else { continue }
-            let values = { (field: String) in field.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-            if !claim.owns(ownerKeys: values(fields[1]), taskIDs: values(fields[2])) {
-                throw PipelineError.permanent(
-                    "repository \(claim.name) holds commit \(fields[0].prefix(12)) of another sender or task (or not made by llm-deploy); "
-                        + "refusing to build on it or push into it. An operator may move data/git/\(claim.name).git aside and `retry` the task")
-            }
+        let log = try await git(bare(claim.name)).run(["log", "--format=\(RepositoryClaim.logFormat)", "refs/heads/main"])
+        if let commit = claim.foreignCommit(inLog: log) {
+            throw PipelineError.permanent(
+                "repository \(claim.name) holds commit \(commit.prefix(12)) of another sender or task (or not made by llm-deploy); "
+                    + "refusing to build on it or push into it. An operator may move data/git/\(claim.name).git aside and `retry` the task")
         }
     }
 

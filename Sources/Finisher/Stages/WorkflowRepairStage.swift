@@ -55,7 +55,7 @@ struct WorkflowRepairStage: PipelineStage {
         let conclusion = switch await forge.deploymentState(repository: task.repository, commitSHA: repaired) {
         case .succeeded: "success"
         case .failed: "failure"
-        case .pending, nil: task.journal.outputs.pagesVerified == true ? "success" : "pending"
+        case .pending, .retrying, nil: task.journal.outputs.pagesVerified == true ? "success" : "pending"
         }
         let url = conclusion == "failure" ? await forge.failedWorkflowRun(repository: task.repository, commitSHA: repaired)?.url : nil
         runs[runs.count - 1] = .init(commitSHA: repaired, conclusion: conclusion, url: url, repair: true)
