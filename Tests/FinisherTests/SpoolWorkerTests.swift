@@ -37,6 +37,9 @@ import TestSupport
         let first = request(round: 1)
         let other = request(task: "another-task", round: 1)
         for task in [second, first, other] { _ = try worker.spool.deliver(task) }
+        // Round 2 is the oldest file, so the worker meets it first and must pass it by.
+        var earlier = [timespec(tv_sec: time(nil) - 10, tv_nsec: 0), timespec(tv_sec: time(nil) - 10, tv_nsec: 0)]
+        #expect(utimensat(AT_FDCWD, worker.spool.path(of: second.id, in: .incoming), &earlier, 0) == 0)
 
         var waiting: Set<String> = []
         let (claim, claimed) = try #require(try worker.claimNext(waiting: &waiting))
