@@ -1,7 +1,7 @@
 import Foundation
 import Spool
 
-/// The operator's `LLM_DEPLOY_FETCH_ALLOW` (DESIGN.md §6): hosts the generator's `fetch_url`
+/// The operator's `LLM_DEPLOY_FETCH_ALLOW` (README, Configuration): hosts the generator's `fetch_url`
 /// may reach even though they resolve to loopback, private or link-local addresses, e.g. an
 /// internal data service, or a test's fixture server on 127.0.0.1.
 ///

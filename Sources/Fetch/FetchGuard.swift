@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// Decides whether `fetch_url` may connect to a URL, before any connection is made (DESIGN.md
-/// §7): a model reads untrusted briefs and pages, so a URL it asks for may aim at this machine,
+/// Decides whether `fetch_url` may connect to a URL, before any connection is made (docs/
+/// architecture.md, Security model): a model reads untrusted briefs and pages, so a URL it asks for may aim at this machine,
 /// its network or the cloud's metadata service (SSRF).
 ///
 /// http(s) only, no credentials in the URL; the host is resolved with `getaddrinfo` and every

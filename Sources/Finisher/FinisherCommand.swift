@@ -55,16 +55,22 @@ struct FinisherContext {
 
     func worker() -> SpoolWorker {
         let client = WebClient()
-        let engine = PipelineEngine(
-            spool: spool, configuration: configuration,
-            generator: generator, fallbackGenerator: TemplateGenerator(),
-            forge: forge(client: client),
-            notifier: HTTPNotifier(client: client),
-            scanner: SecretScanner(configuredSecrets: configuration.secrets),
-            pages: PagesVerifier(client: client),
-            attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: fetchAllowlist))),
-            documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now)),
+        let forge = forge(client: client)
+        var engine = PipelineEngine(
+            spool: spool, dataRoot: configuration.dataRoot, deadline: configuration.deadline,
+            stages: PipelineEngine.stages(
+                generator: generator, fallback: TemplateGenerator(), forge: forge,
+                notifier: HTTPNotifier(client: client),
+                scanner: SecretScanner(configuredSecrets: configuration.secrets),
+                pages: PagesVerifier(client: client),
+                attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: fetchAllowlist))),
+                documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now)),
+                notifyHorizon: configuration.notifyHorizon),
             logger: logger)
+        // Crash injection for the integration tests: SIGKILL right after journaling this stage.
+        if let stage = environment["LLM_DEPLOY_TEST_KILL_AFTER"].flatMap(Stage.init(rawValue:)) {
+            engine.afterStage = { if $0 == stage { kill(getpid(), SIGKILL) } }
+        }
         return SpoolWorker(spool: spool, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots), engine: engine, logger: logger)
     }
 }

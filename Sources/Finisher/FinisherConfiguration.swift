@@ -1,7 +1,7 @@
 import Foundation
 import Spool
 
-/// The Finisher's settings from the environment (DESIGN.md §6).
+/// The Finisher's settings from the environment (every variable is in the README's configuration table).
 struct FinisherConfiguration: Sendable {
     var spoolRoot: String
     var dataRoot: String
@@ -14,8 +14,6 @@ struct FinisherConfiguration: Sendable {
     var authorEmail: String
     /// Every secret the service holds, for the scanner (never logged).
     var secrets: [String]
-    /// Test-only: kill this process with SIGKILL right after journaling this stage.
-    var killAfter: Stage?
 
     init(environment: ServiceEnvironment) throws(ConfigurationError) {
         spoolRoot = environment.spoolRoot
@@ -28,7 +26,6 @@ struct FinisherConfiguration: Sendable {
         authorName = environment["LLM_DEPLOY_GIT_AUTHOR_NAME"] ?? "llm-deploy"
         authorEmail = environment["LLM_DEPLOY_GIT_AUTHOR_EMAIL"] ?? "llm-deploy@localhost"
         self.secrets = try Self.secrets(in: environment)
-        killAfter = environment["LLM_DEPLOY_TEST_KILL_AFTER"].flatMap(Stage.init(rawValue:))
     }
 
     /// Every secret configured for the service: what the scanner must never let through.
@@ -37,13 +34,7 @@ struct FinisherConfiguration: Sendable {
         for name in ["LLM_DEPLOY_SECRET", "GITHUB_TOKEN", "OPENAI_API_KEY"] {
             if let value = try environment.secret(name) { secrets.append(value) }
         }
-        if let path = environment["LLM_DEPLOY_SECRETS_FILE"] {
-            let text = try ServiceEnvironment.readFile(path, variable: "LLM_DEPLOY_SECRETS_FILE")
-            guard let object = try? JSONDecoder().decode([String: String].self, from: Data(text.utf8)) else {
-                throw ConfigurationError(variable: "LLM_DEPLOY_SECRETS_FILE", reason: "must name a JSON object of e-mail → secret strings")
-            }
-            secrets += object.values
-        }
+        secrets += try environment.senderSecrets().values
         return secrets
     }
 }

@@ -4,7 +4,7 @@ import Glibc
 import FoundationEssentials
 import Spool
 
-/// The Handler's settings from the environment (DESIGN.md §6).
+/// The Handler's settings from the environment (every variable is in the README's configuration table).
 struct HandlerConfiguration: Sendable {
     var secrets: SecretBook
     var spoolRoot: String
@@ -18,20 +18,7 @@ struct HandlerConfiguration: Sendable {
     static let defaultMaximumBody = 25 << 20
 
     init(environment: ServiceEnvironment, executable: String? = CommandLine.arguments.first) throws(ConfigurationError) {
-        var perSender: [String: String] = [:]
-        if let path = environment["LLM_DEPLOY_SECRETS_FILE"] {
-            let text = try ServiceEnvironment.readFile(path, variable: "LLM_DEPLOY_SECRETS_FILE")
-            guard let data = text.data(using: .utf8),
-                let object = try? JSONDecoder().decode([String: String].self, from: data)
-            else {
-                throw ConfigurationError(variable: "LLM_DEPLOY_SECRETS_FILE", reason: "must name a JSON object of e-mail → secret strings")
-            }
-            if let empty = object.first(where: { $0.value.isEmpty }) {
-                throw ConfigurationError(variable: "LLM_DEPLOY_SECRETS_FILE", reason: "gives \(empty.key) an empty secret; remove the entry or set one")
-            }
-            perSender = object
-        }
-        secrets = SecretBook(shared: try environment.secret("LLM_DEPLOY_SECRET"), perSender: perSender)
+        secrets = SecretBook(shared: try environment.secret("LLM_DEPLOY_SECRET"), perSender: try environment.senderSecrets())
         guard !secrets.isEmpty else {
             throw ConfigurationError(variable: "LLM_DEPLOY_SECRET", reason: "is not set: set it (or LLM_DEPLOY_SECRET_FILE, or LLM_DEPLOY_SECRETS_FILE) so requests can be authenticated")
         }

@@ -1,7 +1,7 @@
 /// SHA-256 (FIPS 180-4), used only to derive task IDs.
 ///
 /// Written here rather than taken from swift-crypto because Spool depends on Foundation alone
-/// (DESIGN.md §2) and the Handler's resident size matters; the unit tests check it against the
+/// (docs/architecture.md, Targets) and the Handler's resident size matters; the unit tests check it against the
 /// FIPS 180-4 and NIST example vectors.
 struct SHA256 {
     private var state: [UInt32] = [

@@ -5,7 +5,7 @@ import Darwin
 #endif
 public import FoundationEssentials
 
-/// Configuration read from the environment with the names of DESIGN.md §6.
+/// Configuration read from the environment with the names in the README's configuration table.
 ///
 /// Every secret `NAME` may instead be given as `NAME_FILE`, a file holding it (systemd
 /// credentials, Docker secrets), so it never has to sit in an environment block.

@@ -7,7 +7,7 @@ internal import FoundationEssentials
 import Synchronization
 
 /// The spool: one directory per `SpoolState`, plus `tmp/` for files being written and
-/// `journal/` for the Finisher's per-task records (DESIGN.md §3).
+/// `journal/` for the Finisher's per-task records (docs/architecture.md, The spool contract).
 ///
 /// Delivery follows Maildir: write under `tmp/`, link into `incoming/`, then flush. A file is in
 /// `incoming/` complete or not at all, and `deliver` returns only once it is durable. The flush

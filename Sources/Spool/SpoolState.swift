@@ -1,4 +1,4 @@
-/// The queue a task file sits in; each is a directory under the spool root (DESIGN.md §3).
+/// The queue a task file sits in; each is a directory under the spool root (docs/architecture.md, The spool contract).
 public enum SpoolState: String, CaseIterable, Sendable, Codable {
     /// Accepted, not yet claimed: the Handler and manual drop-ins deliver here.
     case incoming

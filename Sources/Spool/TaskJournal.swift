@@ -1,6 +1,7 @@
 public import FoundationEssentials
 
-/// The pipeline's stages, in order (DESIGN.md §1).
+/// The pipeline's stages, in order: the journal's vocabulary, shared with the Handler's status
+/// (docs/architecture.md, Stages).
 public enum Stage: String, CaseIterable, Sendable, Codable, Comparable {
     case prepare, generate, scan, publish, pages, notify
 
@@ -92,18 +93,33 @@ public struct TaskJournal: Sendable, Codable, Equatable {
         }
     }
 
-    /// One tool call of the generator's loop, as journaled.
+    /// One tool call of the generator's loop: which tool, its arguments with secrets redacted
+    /// and file contents replaced by their size, how it ended, how much it returned and how long
+    /// it took. The generator records it in this form; the journal and the log keep it as is.
     public struct ToolCall: Sendable, Codable, Equatable {
+        /// How a call ended.
+        public enum Outcome: String, Sendable, Codable {
+            /// Done; the result went back to the model.
+            case ok
+            /// Not done because a rule forbids it (a path outside the tree, a private address);
+            /// the reason went back to the model.
+            case refused
+            /// Attempted and failed (a network error, a timeout); the error went back to the model.
+            case failed
+        }
+
+        /// The tool's name as the model called it.
         public var name: String
-        /// The arguments with file contents and secrets redacted.
+        /// The arguments, redacted, at most about 500 characters.
         public var arguments: String
-        /// `ok`, `refused` or `failed`.
-        public var outcome: String
+        public var outcome: Outcome
+        /// The size of the result returned to the model, in UTF-8 bytes.
         public var resultBytes: Int
         public var seconds: Double
+        /// The refusal or error returned, at most 300 characters (`nil` when `ok`).
         public var detail: String?
 
-        public init(name: String, arguments: String, outcome: String, resultBytes: Int, seconds: Double, detail: String?) {
+        public init(name: String, arguments: String, outcome: Outcome, resultBytes: Int, seconds: Double, detail: String?) {
             self.name = name
             self.arguments = arguments
             self.outcome = outcome

@@ -11,7 +11,7 @@ extension TaskRequest {
         public static let round = 1...10_000
     }
 
-    /// Validates every field of a request body (PROTOCOL.md) except `secret`, which the
+    /// Validates every field of a request body (docs/protocol.md) except `secret`, which the
     /// Handler checks and drops. Unknown fields are ignored.
     public init(validating json: JSONValue) throws(RequestError) {
         guard case .object(let fields) = json else {

@@ -2,7 +2,7 @@ public import FoundationEssentials
 
 /// A validated task: what the Handler spools and the Finisher works on.
 ///
-/// It is the request of PROTOCOL.md without its `secret`, plus the time it was received.
+/// It is the request of docs/protocol.md without its `secret`, plus the time it was received.
 /// Operators may drop files of the same shape into `incoming/` by hand.
 public struct TaskRequest: Sendable, Equatable, Codable {
     public var email: String

@@ -23,7 +23,7 @@ struct GeneratorTests {
             "content": answer,
         ]]])
         let logs = LogRecorder()
-        let tree = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 10)
+        let tree = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 10).tree
 
         #expect(F.text(tree) == [
             "index.html": Self.page, "app.js": "document.querySelector('#total').textContent = '42';\n",
@@ -67,7 +67,7 @@ struct GeneratorTests {
             "content": F.answer(["index.html": Self.page, "uid.txt": "rewritten", "LICENSE": "not ours"]),
         ]]])
         let brief = F.brief(checks: checks, attachments: attachments)
-        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(brief, budget: 10)
+        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(brief, budget: 10).tree
 
         let sent = try #require(try F.completions(stub).first)
         let user = try #require(F.messages(sent).last?.content)
@@ -83,7 +83,7 @@ struct GeneratorTests {
         // assembled repository carries the attachments byte for byte.
         #expect(Set(tree.keys) == ["index.html"])
         let documents = RepositoryDocuments(licenseHolder: "llm-deploy", year: 2025)
-        let repository = try documents.assemble(generated: tree, attachments: attachments, request: brief.request)
+        let repository = try documents.assemble(GenerationReport(tree: tree), attachments: attachments, request: brief.request)
         for attachment in attachments { #expect(repository[attachment.name] == attachment.bytes) }
         #expect(String(decoding: repository["LICENSE"] ?? Data(), as: UTF8.self).hasPrefix("MIT License"))
     }
@@ -109,7 +109,7 @@ struct GeneratorTests {
             Open index.html to use it.
             """
         let stub = try F.stub(key: key, script: ["steps": [["content": content]]])
-        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10)
+        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10).tree
         #expect(F.text(tree) == [
             "index.html": Self.page, "style.css": "body { margin: 0; }\n", "app.js": "// app.js\nconsole.log(\"ready\");\n",
         ])
@@ -120,7 +120,7 @@ struct GeneratorTests {
         let key = "sk-test-\(UUID().uuidString)"
         let json = String(decoding: try JSONSerialization.data(withJSONObject: F.answer(["index.html": Self.page])), as: UTF8.self)
         let stub = try F.stub(key: key, script: ["steps": [["content": "Sure! Here you go:\n\n```json\n\(json)\n```\n"]]])
-        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10)
+        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10).tree
         #expect(F.text(tree) == ["index.html": Self.page])
     }
 
@@ -132,7 +132,7 @@ struct GeneratorTests {
             ["expect": ["last_user_contains": "the answer is not valid JSON"], "content": F.answer(["index.html": Self.page])],
         ]])
         let logs = LogRecorder()
-        let tree = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 10)
+        let tree = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 10).tree
         #expect(F.text(tree) == ["index.html": Self.page])
 
         let requests = try F.completions(stub)
@@ -153,7 +153,7 @@ struct GeneratorTests {
             ["finish_reason": "length", "content": #"{"summary": "x", "files": [{"path": "index.html", "content": "<p>"#],
             ["expect": ["last_user_contains": "cut off"], "content": F.answer(["index.html": Self.page])],
         ]])
-        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10)
+        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10).tree
         #expect(F.text(tree) == ["index.html": Self.page])
         let repair = try #require(F.messages(try F.completions(stub)[1]).last?.content)
         #expect(repair.contains("finish_reason \"length\"") && repair.contains("Keep it short enough to fit"))
@@ -168,7 +168,7 @@ struct GeneratorTests {
             ["content": first],
             ["content": F.answer(["index.html": Self.page, "app.js": "1;\n"])],
         ]])
-        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10)
+        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10).tree
         #expect(Set(tree.keys) == ["index.html", "app.js"])
 
         let repair = try #require(F.messages(try F.completions(stub)[1]).last?.content)
@@ -184,7 +184,7 @@ struct GeneratorTests {
         let answer = F.answer(["index.html": Self.page, "../outside.html": "<p>no</p>"])
         let stub = try F.stub(key: key, script: ["steps": [["content": answer], ["content": answer]]])
         let logs = LogRecorder()
-        let tree = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 10)
+        let tree = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 10).tree
         #expect(F.text(tree) == ["index.html": Self.page])
         #expect(try F.completions(stub).count == 2)
         #expect(logs.lines.contains { $0.contains("using the valid part of an answer") })
@@ -198,7 +198,7 @@ struct GeneratorTests {
         ]])
         let logs = LogRecorder()
         let started = Date()
-        let tree = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 10)
+        let tree = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 10).tree
         let elapsed = Date().timeIntervalSince(started)
         #expect(F.text(tree) == ["index.html": Self.page])
         #expect(elapsed >= 0.95, "retried after \(elapsed) s, before the 1 s Retry-After")
@@ -213,7 +213,7 @@ struct GeneratorTests {
         let started = Date()
         do {
             // A budget roomy enough for two attempts even while other suites load the machine.
-            _ = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 5)
+            _ = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 5).tree
             Issue.record("a failing server produced files")
         } catch {
             #expect(error.isTransient)
@@ -233,7 +233,7 @@ struct GeneratorTests {
         let stub = try F.stub(key: key, script: ["steps": [], "default": ["hang": true]])
         let started = Date()
         do {
-            _ = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 2)
+            _ = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 2).tree
             Issue.record("a hanging server produced files")
         } catch {
             #expect(error.isTransient)
@@ -259,14 +259,17 @@ struct GeneratorTests {
                                 summary: "Added a total."),
         ]]])
         let brief = F.brief(round: 2, text: "Add a running total.", existing: existing)
-        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(brief, budget: 10)
+        let report = try await F.generator(stub, key: key, logs: LogRecorder()).generate(brief, budget: 10)
+        let tree = report.tree
 
         #expect(Set(tree.keys) == ["index.html", "app.js", "README.md", "LICENSE", "logo.png"])
         #expect(tree["index.html"] == Data(Self.page.utf8))
         #expect(tree["logo.png"] == png)
         #expect(tree["LICENSE"] == existing["LICENSE"])
-        // The model left README.md alone, so the change is described for it.
-        let updated = String(decoding: tree["README.md"]!, as: UTF8.self)
+        // The model left README.md alone, so the assembled tree describes the change for it.
+        #expect(!report.wroteReadme && report.summary == "Added a total.")
+        let assembled = try RepositoryDocuments(licenseHolder: "llm-deploy", year: 2026).assemble(report, attachments: [], request: brief.request)
+        let updated = String(decoding: assembled["README.md"]!, as: UTF8.self)
         #expect(updated.hasPrefix(readme) && updated.contains("## Round 2 changes") && updated.contains("Added a total."))
         #expect(updated.contains("> Add a running total."))
 
@@ -283,7 +286,7 @@ struct GeneratorTests {
             ["status": 400, "param": "response_format", "message": "response_format of type json_schema is not supported"],
             ["expect": ["response_format": "none"], "content": "```html index.html\n\(Self.page)```\n"],
         ]])
-        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10)
+        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10).tree
         #expect(F.text(tree) == ["index.html": Self.page])
         let bodies = try F.completions(stub).compactMap { $0["body"] as? [String: Any] }
         #expect(bodies.map { $0["response_format"] != nil } == [true, false])
@@ -294,7 +297,7 @@ struct GeneratorTests {
         let stub = try F.stub(key: "sk-right-key-0000", script: ["default": ["content": F.answer(["index.html": Self.page])]])
         let logs = LogRecorder()
         do {
-            _ = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 5)
+            _ = try await F.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 5).tree
             Issue.record("a refused key produced files")
         } catch {
             #expect(!error.isTransient)

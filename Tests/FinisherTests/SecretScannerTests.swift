@@ -38,6 +38,15 @@ import Testing
         #expect(rules(in: text).contains(rule), "\(rule) missed")
     }
 
+    /// What the gate finds by format, the journal's tool-call records mask: one list serves both.
+    @Test(arguments: positives.indices)
+    func recordsMaskWhatTheGateFinds(_ index: Int) {
+        let (rule, text) = Self.positives[index]
+        guard CredentialPattern.all.contains(where: { $0.name == rule }) else { return }
+        let masked = ToolCallRecord.masked(text)
+        #expect(masked.contains("[redacted]") && !rules(in: masked).contains(rule), "\(rule) left in \(masked)")
+    }
+
     /// Ordinary web code: SRI hashes, UUIDs, CDN URLs, base64 images, task names, short words.
     static let negatives: [String] = [
         #"<script src="https://cdn.jsdelivr.net/npm/chart.js@4.4.0/dist/chart.umd.min.js" integrity="sha384-oqVuAfXRKap7fdgcCY5uykM6+R9GqQ8K/uxy9rx7HNQlGYl1kPzQho1wx4JwY8wC" crossorigin="anonymous"></script>"#,

@@ -39,13 +39,13 @@ struct ToolLoopTests {
         let brief = F.brief(text: "Fetch the city's data and save max and min into data.json. Convert scores.xlsx to scores.csv.",
                             attachments: attachments)
         let generator = try T.generator(stub, key: key, logs: logs, allow: "127.0.0.1:\(fixture.port)")
-        let report = try await generator.generateReport(brief, budget: 60)
+        let report = try await generator.generate(brief, budget: 60)
 
         #expect(report.mode == .tools)
         #expect(F.text(report.tree) == ["data.json": dataJSON, "scores.csv": T.scoresCSV, "index.html": Self.page, "README.md": readme])
         // What the pipeline adds: the attachment byte for byte, our LICENSE, the README's missing sections.
         let repository = try RepositoryDocuments(licenseHolder: "llm-deploy", year: 2025)
-            .assemble(generated: report.tree, attachments: attachments, request: brief.request)
+            .assemble(report, attachments: attachments, request: brief.request)
         #expect(Set(repository.keys) == ["data.json", "scores.csv", "index.html", "README.md", "scores.xlsx", "LICENSE"])
         #expect(repository["scores.xlsx"] == workbook)
         #expect(String(decoding: repository["LICENSE"]!, as: UTF8.self).hasPrefix("MIT License"))
@@ -114,7 +114,7 @@ struct ToolLoopTests {
         let logs = LogRecorder()
         // Only the fixture's own address and port are allowed: "localhost" is another name for it.
         let generator = try T.generator(stub, key: key, logs: logs, allow: "127.0.0.1:\(fixture.port)")
-        let report = try await generator.generateReport(F.brief(), budget: 60)
+        let report = try await generator.generate(F.brief(), budget: 60)
         #expect(F.text(report.tree) == ["index.html": Self.page])
 
         let requests = try F.completions(stub)
@@ -155,7 +155,7 @@ struct ToolLoopTests {
         ])
         let logs = LogRecorder()
         let generator = try T.generator(stub, key: key, logs: logs) { $0.maximumToolCalls = 5 }
-        let report = try await generator.generateReport(F.brief(), budget: 60)
+        let report = try await generator.generate(F.brief(), budget: 60)
 
         #expect(report.mode == .toolsStopped)
         #expect(F.text(report.tree) == ["index.html": Self.page, "app.js": "1;\n"])
@@ -172,7 +172,7 @@ struct ToolLoopTests {
              "content": F.answer(["index.html": Self.page])],
         ]])
         let logs = LogRecorder()
-        let report = try await T.generator(stub, key: key, logs: logs).generateReport(F.brief(), budget: 30)
+        let report = try await T.generator(stub, key: key, logs: logs).generate(F.brief(), budget: 30)
         #expect(report.mode == .singleAnswer)
         #expect(F.text(report.tree) == ["index.html": Self.page])
         #expect(report.toolCalls.isEmpty)
@@ -187,13 +187,13 @@ struct ToolLoopTests {
             ["expect": ["has_tools": true], "content": "Sure! I will build a tip calculator for you."],
             ["expect": ["has_tools": false, "response_format": "json_schema"], "content": F.answer(["index.html": Self.page])],
         ]])
-        let fromProse = try await T.generator(prose, key: key, logs: LogRecorder()).generateReport(F.brief(), budget: 30)
+        let fromProse = try await T.generator(prose, key: key, logs: LogRecorder()).generate(F.brief(), budget: 30)
         #expect(F.text(fromProse.tree) == ["index.html": Self.page] && fromProse.mode == .singleAnswer)
         #expect(try F.completions(prose).count == 2)
 
         // The files as JSON instead of tool calls: used as they are, without another request.
         let direct = try F.stub(key: key, script: ["steps": [["expect": ["has_tools": true], "content": F.answer(["index.html": Self.page])]]])
-        let fromJSON = try await T.generator(direct, key: key, logs: LogRecorder()).generateReport(F.brief(), budget: 30)
+        let fromJSON = try await T.generator(direct, key: key, logs: LogRecorder()).generate(F.brief(), budget: 30)
         #expect(F.text(fromJSON.tree) == ["index.html": Self.page] && fromJSON.mode == .singleAnswer)
         #expect(try F.completions(direct).count == 1)
     }
@@ -205,7 +205,7 @@ struct ToolLoopTests {
             ["content": "All done, the page is written."],
             T.calls([("f", "finish", ["summary": "A page."])], expect: ["last_user_contains": "You stopped without calling finish"]),
         ]])
-        let report = try await T.generator(stub, key: key, logs: LogRecorder()).generateReport(F.brief(), budget: 30)
+        let report = try await T.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 30)
         #expect(report.mode == .tools)
         #expect(F.text(report.tree) == ["index.html": Self.page])
         let last = try #require(try F.completions(stub).last)
@@ -227,11 +227,13 @@ struct ToolLoopTests {
             T.calls([("f", "finish", ["summary": "Added a running total."])]),
         ]])
         let brief = F.brief(round: 2, text: "Add a running total.", existing: existing)
-        let report = try await T.generator(stub, key: key, logs: LogRecorder()).generateReport(brief, budget: 30)
+        let report = try await T.generator(stub, key: key, logs: LogRecorder()).generate(brief, budget: 30)
 
         #expect(Set(report.tree.keys) == ["index.html", "README.md", "style.css"])
         #expect(F.text(report.tree)["index.html"] == Self.page)
-        let updated = F.text(report.tree)["README.md"] ?? ""
+        #expect(F.text(report.tree)["README.md"] == readme && !report.wroteReadme)
+        let assembled = try RepositoryDocuments(licenseHolder: "llm-deploy", year: 2026).assemble(report, attachments: [], request: brief.request)
+        let updated = F.text(assembled)["README.md"] ?? ""
         #expect(updated.hasPrefix(readme) && updated.contains("## Round 2 changes") && updated.contains("Added a running total."))
         let results = T.toolResults(try F.completions(stub)[1])
         #expect(results["l"] == "Deleted 2 files under lib/.")

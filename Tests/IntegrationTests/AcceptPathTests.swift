@@ -3,7 +3,7 @@ import Spool
 import Testing
 import TestSupport
 
-/// The accept path through real nginx and the real Handler on loopback (issue: accept path).
+/// The accept path through real nginx and the real Handler on loopback.
 @Suite(.serialized) struct AcceptPathTests {
     @Test func aValidRequestIsSpooledOnceWithoutItsSecret() throws {
         try withStack { stack in

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The system as its user meets it (issue: end to end): requests over HTTP, a Handler that
+/// The system as its user meets it: requests over HTTP, a Handler that
 /// wakes its own Finishers, a scripted LLM, a forge (the local one, then the GitHub emulator)
 /// and a loopback evaluator. Everything is observed from outside.
 @Suite(.serialized) struct EndToEndTests {

@@ -3,7 +3,7 @@ import Spool
 import Testing
 import TestSupport
 
-/// The Finisher engine against real nginx, real git and a loopback evaluator (issue: Finisher).
+/// The Finisher engine against real nginx, real git and a loopback evaluator.
 @Suite(.serialized) struct FinisherTests {
     /// Notifications the evaluator received for one nonce, as JSON objects.
     static func notifications(_ evaluator: Peer, nonce: String) throws -> [[String: Any]] {

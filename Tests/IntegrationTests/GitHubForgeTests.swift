@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// The GitHub forge through the whole pipeline, against the GitHub emulator (REST + real git
-/// over smart HTTP + Pages) on loopback (issue: publishing).
+/// over smart HTTP + Pages) on loopback.
 @Suite(.serialized) struct GitHubForgeTests {
     /// A token in GitHub's format, so the secret scanner would also catch it if it leaked.
     static func makeToken() -> String {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test peer: the evaluator's notification receiver (DESIGN.md §5, Notifier seam).
+"""Test peer: the evaluator's notification receiver (the Notifier seam, docs/architecture.md).
 
 Usage:
     python3 Tests/Peers/evaluator.py [--port 0] [--log FILE] [--fail N]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test peer: GitHub REST API + git smart HTTP + GitHub Pages on loopback (DESIGN.md §5, Forge seam).
+"""Test peer: GitHub REST API + git smart HTTP + GitHub Pages on loopback (the Forge seam, docs/architecture.md).
 
 Usage:
     python3 Tests/Peers/github_emulator.py --root DIR [--port 0] [--token TOKEN:LOGIN[:SCOPES]]...

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Test peer: a scripted OpenAI-compatible Chat Completions server (DESIGN.md §5, Generator seam).
+"""Test peer: a scripted OpenAI-compatible Chat Completions server (the Generator seam, docs/architecture.md).
 
 Usage:
     python3 Tests/Peers/openai_stub.py [--port 0] [--key KEY] [--script FILE] [--log FILE]

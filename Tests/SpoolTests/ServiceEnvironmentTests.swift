@@ -23,6 +23,19 @@ import Testing
         #expect(throws: ConfigurationError.self) { try ServiceEnvironment(["N": "0"]).integer("N", default: 2, in: 1...8) }
     }
 
+    @Test func readsPerSenderSecretsAndRefusesEmptyOnes() throws {
+        let directory = Fixtures.temporaryDirectory()
+        let path = "\(directory)/senders.json"
+        #expect(try ServiceEnvironment([:]).senderSecrets().isEmpty)
+        try #"{"a@example.com": "alpha-secret", "b@example.com": "beta-secret"}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try ServiceEnvironment(["LLM_DEPLOY_SECRETS_FILE": path]).senderSecrets()
+            == ["a@example.com": "alpha-secret", "b@example.com": "beta-secret"])
+        for bad in [#"{"a@example.com": ""}"#, #"["a@example.com"]"#, #"{"a@example.com": 7}"#, "not json"] {
+            try bad.write(toFile: path, atomically: true, encoding: .utf8)
+            #expect(throws: ConfigurationError.self, "\(bad)") { try ServiceEnvironment(["LLM_DEPLOY_SECRETS_FILE": path]).senderSecrets() }
+        }
+    }
+
     @Test func derivesPathsFromHome() {
         let environment = ServiceEnvironment(["LLM_DEPLOY_HOME": "/srv/x"])
         #expect(environment.spoolRoot == "/srv/x/spool")

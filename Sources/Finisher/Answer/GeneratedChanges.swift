@@ -42,7 +42,7 @@ struct GeneratedChanges: Sendable, Equatable {
         var notes: [String]
     }
 
-    /// Checks every path and content against the rules of DESIGN.md §7 and the limits, against
+    /// Checks every path and content against the path rules (docs/architecture.md, Security model) and the limits, against
     /// the repository as it stands (`existing`) and the attachments the pipeline will commit.
     func reviewed(existing: [String: Data], attachmentNames: Set<String>) -> Review {
         var accepted = GeneratedChanges(summary: summary)

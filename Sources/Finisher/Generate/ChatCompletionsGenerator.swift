@@ -3,10 +3,10 @@ import Foundation
 import Logging
 import Spool
 
-/// The `Generator` seam's real adapter (DESIGN.md §5): any OpenAI-compatible Chat Completions
+/// The `Generator` seam's real adapter (docs/architecture.md, Seams): any OpenAI-compatible Chat Completions
 /// server (OpenAI, AI Pipe, OpenRouter, Ollama, llama.cpp, vLLM), chosen by configuration alone.
 ///
-/// With `tools` set, it first runs the tool loop (issue 6): the model lists, reads, writes and
+/// With `tools` set, it first runs the tool loop: the model lists, reads, writes and
 /// deletes files, fetches public URLs and calls `finish`, within the tool-call, token and time
 /// budget; the tree it built is used even when a budget stops it. A server that refuses `tools`,
 /// or a model that calls none, gets the single-answer contract instead.
@@ -16,7 +16,7 @@ import Spool
 /// the exact problems when the answer cannot be used, all within the stage's budget. Round ≥ 2
 /// answers are changes; it returns the complete new tree (existing files, plus changes, minus
 /// deletions), as the seam requires.
-struct ChatCompletionsGenerator: ReportingGenerator {
+struct ChatCompletionsGenerator: Generator {
     /// The model, as the provider names it; recorded in the journal as the generator's name.
     let model: String
     /// The HTTP exchange, with retries and timeouts.
@@ -45,14 +45,14 @@ struct ChatCompletionsGenerator: ReportingGenerator {
 
     /// The complete new tree for `brief` and how it was made, within `budget` seconds; throws
     /// when no usable answer came in time (the engine then falls back to the offline template).
-    func generateReport(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> GenerationReport {
+    func generate(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> GenerationReport {
         let deadline = Date().addingTimeInterval(budget)
         var client = client
         client.logger[metadataKey: "id"] = "\(brief.request.id)"
         client.logger[metadataKey: "model"] = "\(model)"
         let logger = client.logger
         guard let tools else {
-            return GenerationReport(tree: try await singleAnswer(brief, until: deadline, client: client), mode: .singleAnswer, toolCalls: [])
+            return try await singleAnswer(brief, until: deadline, client: client)
         }
         let loop = await ToolLoop(model: model, client: client, settings: tools, prompt: prompt).run(brief, until: deadline)
         let workspace = loop.tools.workspace
@@ -62,13 +62,13 @@ struct ChatCompletionsGenerator: ReportingGenerator {
         switch loop.ending {
         case .finished(let text):
             logger.info("tool loop finished", metadata: summary)
-            return GenerationReport(tree: finishTools(workspace, summary: text, brief: brief, logger: logger), mode: .tools, toolCalls: loop.records)
+            return finishTools(workspace, summary: text, brief: brief, logger: logger).made(.tools, toolCalls: loop.records)
         case .stopped(let reason) where workspace.hasChanges:
             logger.warning("tool loop stopped before finish; using the files written so far", metadata: summary.merging(["reason": "\(reason)"]) { $1 })
-            return GenerationReport(tree: finishTools(workspace, summary: nil, brief: brief, logger: logger), mode: .toolsStopped, toolCalls: loop.records)
+            return finishTools(workspace, summary: nil, brief: brief, logger: logger).made(.toolsStopped, toolCalls: loop.records)
         case .failed(let error) where workspace.hasChanges:
             logger.warning("the model failed during the tool loop; using the files written so far", metadata: summary.merging(["error": "\(error)"]) { $1 })
-            return GenerationReport(tree: finishTools(workspace, summary: nil, brief: brief, logger: logger), mode: .toolsStopped, toolCalls: loop.records)
+            return finishTools(workspace, summary: nil, brief: brief, logger: logger).made(.toolsStopped, toolCalls: loop.records)
         case .failed(let error):
             throw Self.pipelineError(error)
         case .stopped(let reason):
@@ -79,16 +79,16 @@ struct ChatCompletionsGenerator: ReportingGenerator {
                 let direct = evaluate(answer, brief: brief)
                 if direct.problems.isEmpty, let changes = direct.accepted {
                     logger.info("the answer given instead of tool calls is a usable set of files")
-                    return GenerationReport(tree: finish(changes, notes: direct.notes, brief: brief, logger: logger), mode: .singleAnswer, toolCalls: loop.records)
+                    return finish(changes, notes: direct.notes, brief: brief, logger: logger).made(.singleAnswer, toolCalls: loop.records)
                 }
             }
         }
-        return GenerationReport(tree: try await singleAnswer(brief, until: deadline, client: client), mode: .singleAnswer, toolCalls: loop.records)
+        return try await singleAnswer(brief, until: deadline, client: client).made(.singleAnswer, toolCalls: loop.records)
     }
 
     /// The tree the tool loop built, checked once more as an answer would be, with the round's
     /// README note when the model left README.md alone.
-    private func finishTools(_ workspace: ToolWorkspace, summary: String?, brief: GenerationBrief, logger: Logger) -> [String: Data] {
+    private func finishTools(_ workspace: ToolWorkspace, summary: String?, brief: GenerationBrief, logger: Logger) -> GenerationReport {
         let review = workspace.changes(summary: summary).reviewed(existing: brief.existingFiles, attachmentNames: Set(brief.attachments.map(\.name)))
         if !review.problems.isEmpty {
             logger.warning("the tool loop's tree had problems; they were left out", metadata: [
@@ -99,7 +99,7 @@ struct ChatCompletionsGenerator: ReportingGenerator {
     }
 
     /// The single-answer contract: one completion, one repair call when it cannot be used.
-    private func singleAnswer(_ brief: GenerationBrief, until deadline: Date, client: ChatCompletionsClient) async throws(PipelineError) -> [String: Data] {
+    private func singleAnswer(_ brief: GenerationBrief, until deadline: Date, client: ChatCompletionsClient) async throws(PipelineError) -> GenerationReport {
         let logger = client.logger
         let round = brief.request.round
         var format: ChatCompletionsRequest.ResponseFormat? = .repositoryChanges
@@ -197,7 +197,7 @@ struct ChatCompletionsGenerator: ReportingGenerator {
 
     /// After the repair failed: the first evaluation with something usable in it, its broken
     /// parts left out, rather than the offline template. Throws when none has anything.
-    private func salvage(_ candidates: [Evaluation], brief: GenerationBrief, logger: Logger, reason: String) throws(PipelineError) -> [String: Data] {
+    private func salvage(_ candidates: [Evaluation], brief: GenerationBrief, logger: Logger, reason: String) throws(PipelineError) -> GenerationReport {
         let problems = candidates.first?.problems ?? []
         guard let usable = candidates.first(where: { !($0.accepted?.files.isEmpty ?? true) }), let changes = usable.accepted else {
             throw .transient("the model gave no usable files (\(reason)): " + problems.prefix(5).joined(separator: "; "))
@@ -208,31 +208,33 @@ struct ChatCompletionsGenerator: ReportingGenerator {
         return finish(changes, notes: usable.notes, brief: brief, logger: logger)
     }
 
-    /// The complete tree: `changes` applied to the existing files. In round ≥ 2, when the model
-    /// left README.md as it was, a section describing the change is appended to it.
-    private func finish(_ changes: GeneratedChanges, notes: [String], brief: GenerationBrief, logger: Logger) -> [String: Data] {
-        var tree = changes.applied(to: brief.existingFiles)
-        let request = brief.request
-        if request.round > 1, !changes.files.contains(where: { $0.path == "README.md" }), let readme = tree["README.md"] {
-            var text = String(decoding: readme, as: UTF8.self)
-            if !text.hasSuffix("\n") { text += "\n" }
-            text += "\n## Round \(request.round) changes\n\n"
-            if let summary = changes.summary, !summary.isEmpty { text += "\(summary)\n\n" }
-            text += "The brief for this round:\n\n> " + request.brief.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n> ") + "\n"
-            tree["README.md"] = Data(text.utf8)
-            logger.info("README.md was not updated by the model; appended the round's changes")
-        }
+    /// The complete tree: `changes` applied to the existing files, as a single answer's report
+    /// (the tool loop's callers say otherwise with `made`).
+    private func finish(_ changes: GeneratedChanges, notes: [String], brief: GenerationBrief, logger: Logger) -> GenerationReport {
+        let tree = changes.applied(to: brief.existingFiles)
         logger.info("generated", metadata: [
             "files": .stringConvertible(changes.files.count),
             "deleted": .stringConvertible(changes.deletions.count),
             "tree": .stringConvertible(tree.count),
             "ignored": .array(notes.prefix(20).map { .string($0) }),
         ])
-        return tree
+        return GenerationReport(
+            tree: tree, mode: .singleAnswer, summary: changes.summary,
+            wroteReadme: changes.files.contains { $0.path == "README.md" })
     }
 
     /// The pipeline's view of a failed exchange: worth retrying later, or not.
     private static func pipelineError(_ error: ChatCompletionsError) -> PipelineError {
         error.isTransient ? .transient(error.description) : .permanent(error.description)
+    }
+}
+
+extension GenerationReport {
+    /// The same tree, recorded as made in `mode` with `toolCalls`.
+    func made(_ mode: Mode, toolCalls: [ToolCallRecord]) -> GenerationReport {
+        var report = self
+        report.mode = mode
+        report.toolCalls = toolCalls
+        return report
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
-/// What a generation produced besides its files: how it was made and the tool calls it made,
-/// for the task's journal.
+/// What a generation produced: the complete new tree, and how it was made, for the journal and
+/// for the repository's documents.
 struct GenerationReport: Sendable {
     /// How the files were produced.
     enum Mode: String, Sendable, Codable {
@@ -13,10 +13,15 @@ struct GenerationReport: Sendable {
         case singleAnswer = "single-answer"
     }
 
-    /// The complete new tree, as `Generator.generate` returns it.
+    /// The complete new tree (round ≥ 2: existing files that are left out are deleted).
     var tree: [String: Data]
-    /// How it was produced.
-    var mode: Mode
+    /// How an LLM produced it; `nil` for a generator without modes (the offline template).
+    var mode: Mode? = nil
     /// Every tool call, in order (empty for a single answer without a tool loop before it).
-    var toolCalls: [ToolCallRecord]
+    var toolCalls: [ToolCallRecord] = []
+    /// The generator's own summary of the change, when it gave one.
+    var summary: String? = nil
+    /// Whether the generator wrote README.md itself; when it did not in round ≥ 2, the tree's
+    /// assembly records the round's change in the README.
+    var wroteReadme = true
 }

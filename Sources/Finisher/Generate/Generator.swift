@@ -14,17 +14,17 @@ struct GenerationBrief: Sendable {
     var attachments: [ReceivedAttachment]
     /// The repository's current files, for round ≥ 2 (empty for round 1).
     var existingFiles: [String: Data]
-    /// Why an earlier answer for this brief was refused (e.g. the secret gate's findings), for a
-    /// generator that can take it into account.
+    /// Why an earlier answer for this brief was refused (the secret gate's findings, failed
+    /// checks), for a generator that can take it into account.
     var feedback: String? = nil
 }
 
-/// The `Generator` seam (DESIGN.md §5): files for a brief. Paths are relative; the pipeline
-/// validates them, adds the attachments, LICENSE and README, and never executes anything.
+/// The `Generator` seam (docs/architecture.md): files for a brief. Paths are relative; the
+/// pipeline validates them, adds the attachments, LICENSE and README, and never executes anything.
 protocol Generator: Sendable {
     /// Recorded in the journal (`template`, or the model's name).
     var name: String { get }
 
-    /// The complete new tree (round ≥ 2: existing files that are left out are deleted).
-    func generate(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> [String: Data]
+    /// The complete new tree and how it was made, within `budget` seconds.
+    func generate(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> GenerationReport
 }

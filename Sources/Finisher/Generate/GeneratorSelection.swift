@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import Spool
 
-/// Chooses the generator from the environment (DESIGN.md §6): the Chat Completions generator
+/// Chooses the generator from the environment (README, Configuration): the Chat Completions generator
 /// when an API key is configured, the offline template otherwise.
 ///
 /// Reads `OPENAI_API_KEY` or `OPENAI_API_KEY_FILE`, `OPENAI_BASE_URL` (default

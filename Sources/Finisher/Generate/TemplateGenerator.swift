@@ -7,7 +7,11 @@ import Spool
 struct TemplateGenerator: Generator {
     let name = "template"
 
-    func generate(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> [String: Data] {
+    func generate(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> GenerationReport {
+        GenerationReport(tree: files(for: brief))
+    }
+
+    private func files(for brief: GenerationBrief) -> [String: Data] {
         let request = brief.request
         let links = brief.attachments.map { attachment in
             "      <li><a href=\"\(HTML.escape(attachment.name))\">\(HTML.escape(attachment.name))</a> "

@@ -2,7 +2,7 @@ import Fetch
 import Foundation
 import Spool
 
-/// The notification of PROTOCOL.md: the request's identity and where the round landed.
+/// The notification (docs/protocol.md): the request's identity and where the round landed.
 struct NotificationPayload: Sendable, Codable, Equatable {
     var email: String
     var task: String

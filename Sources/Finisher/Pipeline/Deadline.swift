@@ -1,6 +1,6 @@
 import Foundation
 
-/// The notification is due `LLM_DEPLOY_DEADLINE` after `received_at` (DESIGN.md §4). Stages
+/// The notification is due `LLM_DEPLOY_DEADLINE` after `received_at` (docs/architecture.md, Deadline). Stages
 /// take their budgets from what is left, keeping back what later stages need.
 struct Deadline: Sendable {
     let receivedAt: Date

@@ -13,10 +13,10 @@ struct RepositoryDocuments: Sendable {
     static let maximumFileSize = 20 << 20
     static let maximumTreeSize = 50 << 20
 
-    func assemble(generated: [String: Data], attachments: [ReceivedAttachment], request: TaskRequest) throws(PipelineError) -> [String: Data] {
+    func assemble(_ report: GenerationReport, attachments: [ReceivedAttachment], request: TaskRequest) throws(PipelineError) -> [String: Data] {
         var tree: [String: Data] = [:]
         var total = 0
-        for (path, bytes) in generated {
+        for (path, bytes) in report.tree {
             if let problem = Self.problem(withPath: path) {
                 throw .permanent("generated file \(Self.quoted(path)): \(problem)")
             }
@@ -32,7 +32,11 @@ struct RepositoryDocuments: Sendable {
         }
         guard total <= Self.maximumTreeSize else { throw .permanent("the tree is larger than \(Self.maximumTreeSize) bytes") }
         tree["LICENSE"] = Data(Self.mitLicense(year: year, holder: licenseHolder).utf8)
-        tree["README.md"] = Data(completeReadme(tree["README.md"].map { String(decoding: $0, as: UTF8.self) }, request: request).utf8)
+        var readme = tree["README.md"].map { String(decoding: $0, as: UTF8.self) }
+        if request.round > 1, !report.wroteReadme, let given = readme {
+            readme = Self.recordingRound(of: request, summary: report.summary, in: given)
+        }
+        tree["README.md"] = Data(completeReadme(readme, request: request).utf8)
         if tree["index.html"] == nil { tree["index.html"] = Data(indexLinking(tree.keys.sorted(), request: request).utf8) }
         return tree
     }
@@ -53,6 +57,16 @@ struct RepositoryDocuments: Sendable {
 
     private static func quoted(_ path: String) -> String {
         "\"" + String(path.unicodeScalars.map { $0.value < 0x20 ? "?" : Character($0) }.prefix(80)) + "\""
+    }
+
+    /// A README the generator left as it was, with a section saying what this round changed.
+    static func recordingRound(of request: TaskRequest, summary: String?, in readme: String) -> String {
+        var text = readme
+        if !text.hasSuffix("\n") { text += "\n" }
+        text += "\n## Round \(request.round) changes\n\n"
+        if let summary, !summary.isEmpty { text += "\(summary)\n\n" }
+        text += "The brief for this round:\n\n> " + request.brief.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n> ") + "\n"
+        return text
     }
 
     static let readmeSections = ["Summary", "Setup", "Usage", "Code", "License"]

@@ -190,7 +190,7 @@ struct SpoolWorker: Sendable {
             try spool.move(claim.name, from: .active, to: journal.state)
             if journal.state == .done {
                 // Published and notified: the work tree has served its purpose.
-                try? FileManager.default.removeItem(at: WorkTree(dataRoot: engine.configuration.dataRoot, id: id).root)
+                try? FileManager.default.removeItem(at: WorkTree(dataRoot: engine.dataRoot, id: id).root)
                 logger.info("task done", metadata: [
                     "id": "\(id)", "repo_url": "\(journal.outputs.repoURL ?? "")", "commit_sha": "\(journal.outputs.commitSHA ?? "")",
                     "pages_url": "\(journal.outputs.pagesURL ?? "")",

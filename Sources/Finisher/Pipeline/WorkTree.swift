@@ -12,6 +12,13 @@ struct WorkTree: Sendable {
 
     var attachments: URL { root.appendingPathComponent("attachments") }
     var tree: URL { root.appendingPathComponent("tree") }
+    /// The repository's files before this round (empty in round 1).
+    var existing: URL { root.appendingPathComponent("existing") }
+
+    /// Whether `url` (one of the directories above) is there.
+    func exists(_ url: URL) -> Bool {
+        FileManager.default.fileExists(atPath: url.path)
+    }
 
     /// Relative path → bytes for every regular file under `directory` (`.git` excluded).
     static func files(under directory: URL) throws -> [String: Data] {

@@ -24,7 +24,7 @@ enum DeploymentState: Sendable, Equatable {
     case failed(String)
 }
 
-/// The `Forge` seam (DESIGN.md §5): repositories, pushes and Pages.
+/// The `Forge` seam (docs/architecture.md, Seams): repositories, pushes and Pages.
 protocol Forge: Sendable {
     /// The repository's current files on `main` (empty when it does not exist yet).
     func existingFiles(repository: String) async throws(PipelineError) -> [String: Data]

@@ -8,27 +8,12 @@ struct SecretFinding: Sendable, Equatable, CustomStringConvertible {
     var description: String { "\(file):\(line): \(rule)" }
 }
 
-/// The gate before every push (DESIGN.md §7): token formats, private keys, JWTs, high-entropy
+/// The gate before every push (docs/architecture.md, Security model): token formats, private keys, JWTs, high-entropy
 /// values assigned to secret-like names, and the configured secrets themselves (verbatim and
 /// base64). A finding blocks the push; it is never merely logged.
 struct SecretScanner: Sendable {
     /// The service's own secrets (request secret, tokens, API keys).
     let configuredSecrets: [String]
-
-    private static let rules: [(name: String, pattern: String)] = [
-        ("github-token", #"(?<![A-Za-z0-9_])(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}"#),
-        ("github-fine-grained-token", #"github_pat_[A-Za-z0-9_]{22,}"#),
-        ("openai-api-key", #"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{32,}"#),
-        ("aws-access-key-id", #"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"#),
-        ("slack-token", #"xox[baprs]-[A-Za-z0-9-]{10,}"#),
-        ("google-api-key", #"AIza[0-9A-Za-z_-]{35}"#),
-        ("private-key", #"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY-----"#),
-        ("jwt", #"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"#),
-    ]
-
-    private static let compiled: [(String, NSRegularExpression)] = rules.map {
-        ($0.name, try! NSRegularExpression(pattern: $0.pattern))
-    }
 
     /// `name = "value"` where the name sounds secret and the value looks random.
     private static let assignment = try! NSRegularExpression(
@@ -42,9 +27,9 @@ struct SecretScanner: Sendable {
         for path in files.keys.sorted() {
             let text = String(decoding: files[path]!, as: UTF8.self)
             let whole = NSRange(text.startIndex..., in: text)
-            for (rule, expression) in Self.compiled {
-                for match in expression.matches(in: text, range: whole) {
-                    findings.append(SecretFinding(file: path, line: Self.line(of: match.range, in: text), rule: rule))
+            for pattern in CredentialPattern.all {
+                for match in pattern.expression.matches(in: text, range: whole) {
+                    findings.append(SecretFinding(file: path, line: Self.line(of: match.range, in: text), rule: pattern.name))
                 }
             }
             for match in Self.assignment.matches(in: text, range: whole) {

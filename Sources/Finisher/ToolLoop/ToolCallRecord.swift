@@ -1,54 +1,13 @@
 import Foundation
+import Spool
 
-/// One tool call of the generator's tool loop, as the journal and the log keep it: which tool,
-/// its arguments with secrets redacted and file contents replaced by their size, how it ended,
-/// how much it returned and how long it took.
-struct ToolCallRecord: Sendable, Equatable, Codable {
-    /// How a call ended.
-    enum Outcome: String, Sendable, Codable {
-        /// Done; the result went back to the model.
-        case ok
-        /// Not done because a rule forbids it (a path outside the tree, a private address); the
-        /// reason went back to the model.
-        case refused
-        /// Attempted and failed (a network error, a timeout); the error went back to the model.
-        case failed
-    }
+/// A tool call as the journal keeps it; the generator records its calls in this form.
+typealias ToolCallRecord = TaskJournal.ToolCall
 
-    /// The tool's name as the model called it.
-    var name: String
-    /// The arguments, redacted (see `redacted(_:secrets:)`), at most about 500 characters.
-    var arguments: String
-    /// How it ended.
-    var outcome: Outcome
-    /// The size of the result returned to the model, in UTF-8 bytes.
-    var resultBytes: Int
-    /// How long it took.
-    var seconds: Double
-    /// The refusal or error returned, at most 300 characters (`nil` when `ok`).
-    var detail: String?
-
-    /// The wire names (snake case).
-    enum CodingKeys: String, CodingKey {
-        case name, arguments, outcome, detail
-        case resultBytes = "result_bytes"
-        case seconds
-    }
-
+/// Redaction: what of a call's arguments and results may be logged and journaled.
+extension ToolCallRecord {
     /// Names of arguments or query parameters whose values are never kept.
     static let secretNames = ["key", "token", "secret", "password", "passwd", "pwd", "auth", "signature", "sig", "session", "credential", "cookie"]
-
-    /// Credential formats masked wherever they appear (the secret scanner's, abridged).
-    private static let credentialPatterns: [NSRegularExpression] = [
-        #"(?<![A-Za-z0-9_])(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}"#,
-        #"github_pat_[A-Za-z0-9_]{20,}"#,
-        #"(?<![A-Za-z0-9_-])sk-[A-Za-z0-9_-]{16,}"#,
-        #"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"#,
-        #"xox[baprs]-[A-Za-z0-9-]{10,}"#,
-        #"AIza[0-9A-Za-z_-]{35}"#,
-        #"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"#,
-        #"(?i)bearer\s+[A-Za-z0-9._~+/=-]{8,}"#,
-    ].map { try! NSRegularExpression(pattern: $0) }
 
     /// `arguments` (the model's JSON text) as it may be logged and journaled: `content` replaced
     /// by its size, URLs without user info and with secret-named query values masked, values of
@@ -85,8 +44,8 @@ struct ToolCallRecord: Sendable, Equatable, Codable {
         for secret in secrets where secret.count >= 8 {
             text = text.replacingOccurrences(of: secret, with: "[redacted]")
         }
-        for pattern in credentialPatterns {
-            text = pattern.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "[redacted]")
+        for pattern in CredentialPattern.all + [CredentialPattern.bearer] {
+            text = pattern.expression.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: "[redacted]")
         }
         return text
     }
@@ -105,3 +64,4 @@ struct ToolCallRecord: Sendable, Equatable, Codable {
         return components.string ?? text
     }
 }
+

@@ -1,7 +1,7 @@
 import Foundation
 import Logging
 
-/// The bounded tool-calling conversation of issue 6: the model calls tools, we execute them and
+/// The bounded tool-calling conversation: the model calls tools, we execute them and
 /// send back `tool` messages, until it calls `finish` or the budget ends — tool calls, model
 /// exchanges, tokens, or the stage's deadline, whichever comes first.
 ///

@@ -1,0 +1,60 @@
+import Foundation
+import Spool
+
+/// `generate`: the generator's files (the offline template when it fails), assembled with the
+/// attachments, LICENSE and README into the tree to publish, written to the work directory.
+struct GenerateStage: PipelineStage {
+    let stage = Stage.generate
+    let generator: any Generator
+    let fallback: any Generator
+    let attachments: AttachmentLoader
+    let documents: RepositoryDocuments
+
+    func run(_ task: inout TaskRun) async throws(PipelineError) {
+        try await generate(&task, feedback: nil)
+    }
+
+    func mustRunAgain(_ task: TaskRun) -> Bool {
+        !task.journal.completed.contains(.publish) && !task.work.exists(task.work.tree)
+    }
+
+    /// Whether the task's current tree came from the configured generator rather than the
+    /// fallback, so that asking again with feedback can change it.
+    func canRegenerate(_ task: TaskRun) -> Bool {
+        task.journal.outputs.generator != fallback.name
+    }
+
+    /// Generates the tree again, telling the generator why the last one was refused (later
+    /// stages use this: the secret gate, the checks).
+    func generate(_ task: inout TaskRun, feedback: String?) async throws(PipelineError) {
+        let received = try attachments.load(task.request.attachments, from: task.work.attachments)
+        let existing: [String: Data]
+        do {
+            existing = try WorkTree.files(under: task.work.existing)
+        } catch {
+            throw .transient("reading the repository's current files: \(error)")
+        }
+        let brief = GenerationBrief(request: task.request, attachments: received, existingFiles: existing, feedback: feedback)
+        // A task already late still gets a real try at the LLM rather than the template.
+        let budget = task.deadline.budget(reserving: Deadline.afterGeneration, minimum: 60)
+        var chosen = generator
+        let report: GenerationReport
+        do {
+            report = try await generator.generate(brief, budget: budget)
+        } catch {
+            guard generator.name != fallback.name else { throw error }
+            task.logger.warning("generator failed; using the offline template", metadata: ["error": "\(error)"])
+            chosen = fallback
+            report = try await fallback.generate(brief, budget: budget)
+        }
+        let tree = try documents.assemble(report, attachments: received, request: task.request)
+        do {
+            try WorkTree.write(tree, to: task.work.tree)
+        } catch {
+            throw .transient("writing the generated tree: \(error)")
+        }
+        task.journal.outputs.generator = chosen.name
+        task.journal.outputs.generationMode = report.mode?.rawValue
+        task.journal.toolCalls = report.mode == nil ? nil : report.toolCalls
+    }
+}

@@ -1,0 +1,297 @@
+import Fetch
+import Foundation
+import Logging
+import Spool
+import Synchronization
+import Testing
+import TestSupport
+@testable import Finisher
+
+/// The engine alone, with in-process stand-ins for its seams: stage order, journaling, resume
+/// after each stage, deferral and failure, the fault hook, and redoing stages whose work
+/// directory is gone. The real-process tests (nginx, git, peers) cover the same paths end to end.
+@Suite(.serialized) struct PipelineEngineTests {
+    typealias E = EngineFixtures
+
+    @Test func theStageListIsTheJournalsVocabularyInOrder() {
+        let stages = E.standardStages(forge: FakeForge(), notifier: FakeNotifier(statuses: [200]))
+        #expect(stages.map(\.stage) == Stage.allCases)
+    }
+
+    @Test func aTaskRunsEveryStageInOrderAndIsJournaledAfterEach() async throws {
+        let fixture = try E()
+        let forge = FakeForge()
+        let notifier = FakeNotifier(statuses: [200])
+        var engine = fixture.engine(E.standardStages(forge: forge, notifier: notifier))
+        let seen = Mutex<[Stage]>([])
+        let spool = fixture.spool
+        let id = fixture.request.id
+        engine.afterStage = { stage in
+            // The hook runs after the journal is written: what it reads is already durable.
+            let journaled = (try? spool.readJournal(id))??.completed.last
+            seen.withLock { $0.append(journaled == stage ? stage : .prepare) }
+        }
+        var journal = fixture.journal()
+        let outcome = await engine.run(fixture.request, journal: &journal)
+        #expect(outcome == .done)
+        #expect(journal.completed == Stage.allCases)
+        #expect(seen.withLock { $0 } == Stage.allCases)
+        #expect(journal.attempts.map(\.outcome) == Array(repeating: "completed", count: Stage.allCases.count))
+        #expect(journal.outputs.generator == "template")
+        #expect(journal.outputs.commitSHA == forge.commit.commitSHA)
+        let delivered = notifier.delivered
+        #expect(delivered.count == 1 && delivered.first?.commitSHA == forge.commit.commitSHA && delivered.first?.nonce == fixture.request.nonce)
+        // The tree that was published is the assembled one: the template's page, our LICENSE.
+        let published = try #require(forge.publications.first)
+        #expect(published.files["index.html"] != nil && published.files["LICENSE"] != nil)
+    }
+
+    @Test(arguments: Stage.allCases.dropLast())
+    func aRunResumesAfterTheLastJournaledStage(_ last: Stage) async throws {
+        let fixture = try E()
+        let calls = StageLog()
+        let engine = fixture.engine(Stage.allCases.map { RecordingStage(stage: $0, log: calls) })
+        var journal = fixture.journal()
+        journal.completed = Stage.allCases.filter { $0 <= last }
+        #expect(await engine.run(fixture.request, journal: &journal) == .done)
+        #expect(calls.stages == Stage.allCases.filter { $0 > last })
+        #expect(journal.completed == Stage.allCases)
+    }
+
+    @Test func aTransientFailureDefersWithThePeersDelayAndTheNextRunResumesThere() async throws {
+        let fixture = try E()
+        let calls = StageLog()
+        let failing = RecordingStage(stage: .publish, log: calls, failures: [.transient("HTTP 503", retryAfter: 42)])
+        let stages: [any PipelineStage] = Stage.allCases.map { $0 == .publish ? failing : RecordingStage(stage: $0, log: calls) }
+        let engine = fixture.engine(stages)
+        var journal = fixture.journal()
+        let before = Date()
+        guard case .deferred(let until, let reason) = await engine.run(fixture.request, journal: &journal) else {
+            Issue.record("expected a deferral")
+            return
+        }
+        #expect(until.timeIntervalSince(before) >= 42 && until.timeIntervalSince(before) < 43)
+        #expect(reason == "publish: HTTP 503")
+        #expect(journal.completed == [.prepare, .generate, .scan])
+        #expect(journal.attempts.last?.outcome == "transient" && journal.attempts.last?.error == "HTTP 503")
+        // The journal on disk says the same: a new process resumes at publish.
+        #expect(try fixture.spool.readJournal(journal.id)?.completed == [.prepare, .generate, .scan])
+
+        #expect(await engine.run(fixture.request, journal: &journal) == .done)
+        #expect(calls.stages == [.prepare, .generate, .scan, .publish, .publish, .pages, .notify])
+    }
+
+    @Test func withoutADelayFromThePeerTheBackOffGrowsWithTheDeferrals() async throws {
+        let fixture = try E()
+        let calls = StageLog()
+        let engine = fixture.engine([RecordingStage(stage: .prepare, log: calls, failures: Array(repeating: .transient("down"), count: 3))])
+        var journal = fixture.journal()
+        journal.deferrals = 3
+        guard case .deferred(let until, _) = await engine.run(fixture.request, journal: &journal) else {
+            Issue.record("expected a deferral")
+            return
+        }
+        // 30 s × 2³ with ±20 % jitter.
+        #expect((192...288).contains(until.timeIntervalSinceNow.rounded()))
+    }
+
+    @Test func aPermanentFailureOrTooManyDeferralsFailsTheTaskNamingTheStage() async throws {
+        let fixture = try E()
+        let permanent = fixture.engine([RecordingStage(stage: .prepare, log: StageLog(), failures: [.permanent("bad attachment")])])
+        var journal = fixture.journal()
+        #expect(await permanent.run(fixture.request, journal: &journal) == .failed(reason: "prepare: bad attachment"))
+        #expect(journal.attempts.last?.outcome == "permanent")
+
+        let transient = fixture.engine([RecordingStage(stage: .prepare, log: StageLog(), failures: [.transient("still down")])])
+        var tired = fixture.journal()
+        tired.deferrals = PipelineEngine.maximumDeferrals
+        #expect(await transient.run(fixture.request, journal: &tired)
+            == .failed(reason: "prepare: still failing after \(PipelineEngine.maximumDeferrals) deferrals; last: still down"))
+    }
+
+    @Test func stagesWhoseWorkIsGoneRunAgainBeforePublishingButNotAfter() async throws {
+        let fixture = try E()
+        let forge = FakeForge()
+        let engine = fixture.engine(E.standardStages(forge: forge, notifier: FakeNotifier(statuses: [200])))
+        var journal = fixture.journal()
+        #expect(await engine.run(fixture.request, journal: &journal) == .done)
+
+        // Journaled up to scan, but the data directory was wiped: everything is redone.
+        let work = WorkTree(dataRoot: fixture.data, id: journal.id)
+        var wiped = fixture.journal()
+        wiped.completed = [.prepare, .generate, .scan]
+        try FileManager.default.removeItem(at: work.root)
+        #expect(await engine.run(fixture.request, journal: &wiped) == .done)
+        #expect(wiped.attempts.map(\.stage) == Stage.allCases)
+
+        // Once published, a missing work directory no longer matters.
+        var published = fixture.journal()
+        published.completed = [.prepare, .generate, .scan, .publish]
+        published.outputs = wiped.outputs
+        try FileManager.default.removeItem(at: work.root)
+        #expect(await engine.run(fixture.request, journal: &published) == .done)
+        #expect(published.attempts.map(\.stage) == [.pages, .notify])
+        #expect(forge.publications.count == 2)
+    }
+
+    @Test func aFailingGeneratorFallsBackToTheTemplateAndTheSecretGateAsksAModelOnce() async throws {
+        let fixture = try E()
+        let forge = FakeForge()
+        let broken = ScriptedGenerator(name: "model", answers: [.failure(.transient("HTTP 500"))])
+        var journal = fixture.journal()
+        #expect(await fixture.engine(E.standardStages(generator: broken, forge: forge, notifier: FakeNotifier(statuses: [200])))
+            .run(fixture.request, journal: &journal) == .done)
+        #expect(journal.outputs.generator == "template")
+
+        // A model whose first tree has a credential is asked again, told why; the second is published.
+        let leaky = ScriptedGenerator(name: "model", answers: [
+            .success(["index.html": Data("<p>ghp_\(String(repeating: "A", count: 36))</p>".utf8)]),
+            .success(["index.html": Data("<p>clean</p>".utf8)]),
+        ])
+        var second = fixture.journal()
+        #expect(await fixture.engine(E.standardStages(generator: leaky, forge: forge, notifier: FakeNotifier(statuses: [200])))
+            .run(fixture.request, journal: &second) == .done)
+        #expect(leaky.feedback.count == 2 && leaky.feedback[0] == nil && (leaky.feedback[1] ?? "").contains("credential-like"))
+        #expect(forge.publications.last?.files["index.html"] == Data("<p>clean</p>".utf8))
+    }
+
+    @Test func theNotifyStageJournalsEveryAttemptAndDefersPastItsInProcessLimit() async throws {
+        let fixture = try E()
+        let notifier = FakeNotifier(statuses: [503, 503, 503])
+        var notify = NotifyStage(notifier: notifier, horizon: 3600)
+        notify.schedule = NotificationSchedule(first: 0.01, cap: 0.02, inProcessLimit: 0.03)
+        let engine = fixture.engine([notify])
+        var journal = fixture.journal()
+        journal.outputs.repoURL = "http://forge/r"
+        journal.outputs.commitSHA = "abc"
+        journal.outputs.pagesURL = "http://forge/pages/r/"
+        guard case .deferred(_, let reason) = await engine.run(fixture.request, journal: &journal) else {
+            Issue.record("expected a deferral")
+            return
+        }
+        #expect(reason == "notify: the evaluator answered HTTP 503")
+        #expect(journal.notifications.map(\.status) == [503, 503, 503])
+        #expect(try fixture.spool.readJournal(journal.id)?.notifications.count == 3)
+    }
+}
+
+/// A spool, a data directory and one task for an engine test.
+struct EngineFixtures {
+    let spool: SpoolDirectory
+    let data: String
+    let request: TaskRequest
+
+    init() throws {
+        let home = Paths.temporaryDirectory("engine")
+        spool = try SpoolDirectory(root: "\(home)/spool")
+        data = "\(home)/data"
+        request = TaskRequest(
+            email: "student@example.com", task: "engine-test", round: 1, nonce: UUID().uuidString,
+            brief: "Build a page.", checks: [], evaluationURL: "http://127.0.0.1:9/notify",
+            attachments: [Attachment(name: "data.csv", url: "data:text/csv;base64,YSxiCjEsMgo=")], receivedAt: .now)
+    }
+
+    func journal() -> TaskJournal {
+        TaskJournal(id: request.id, request: request, receivedAt: request.receivedAt ?? .now)
+    }
+
+    func engine(_ stages: [any PipelineStage]) -> PipelineEngine {
+        PipelineEngine(spool: spool, dataRoot: data, deadline: 600, stages: stages, logger: Logger(label: "engine-test"))
+    }
+
+    /// The production stage list around in-process seams. The Pages wait ends at once: the
+    /// fake forge reports its deployment failed (the page itself is never fetched here).
+    static func standardStages(
+        generator: any Generator = TemplateGenerator(), forge: FakeForge, notifier: FakeNotifier
+    ) -> [any PipelineStage] {
+        PipelineEngine.stages(
+            generator: generator, fallback: TemplateGenerator(), forge: forge, notifier: notifier,
+            scanner: SecretScanner(configuredSecrets: []), pages: PagesVerifier(client: WebClient()),
+            attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: .none))),
+            documents: RepositoryDocuments(licenseHolder: "test", year: 2026), notifyHorizon: 3600)
+    }
+}
+
+/// Records which stages ran, in order, across engine runs.
+final class StageLog: Sendable {
+    private let entries = Mutex<[Stage]>([])
+    var stages: [Stage] { entries.withLock { $0 } }
+    func append(_ stage: Stage) { entries.withLock { $0.append(stage) } }
+}
+
+/// A stage that records its runs and throws the scripted failures first, then succeeds.
+final class RecordingStage: PipelineStage {
+    let stage: Stage
+    let log: StageLog
+    private let failures: Mutex<[PipelineError]>
+
+    init(stage: Stage, log: StageLog, failures: [PipelineError] = []) {
+        self.stage = stage
+        self.log = log
+        self.failures = Mutex(failures)
+    }
+
+    func run(_ task: inout TaskRun) async throws(PipelineError) {
+        log.append(stage)
+        if let failure = failures.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) { throw failure }
+    }
+}
+
+/// A forge in memory: every publication kept, one fixed commit returned.
+final class FakeForge: Forge {
+    let commit = PublishedCommit(repoURL: "http://forge.test/engine-test", commitSHA: String(repeating: "c", count: 40), pagesURL: "http://forge.test/pages/engine-test/")
+    private let published = Mutex<[Publication]>([])
+    var publications: [Publication] { published.withLock { $0 } }
+
+    func existingFiles(repository: String) async throws(PipelineError) -> [String: Data] {
+        publications.last?.files ?? [:]
+    }
+
+    func publish(_ publication: Publication) async throws(PipelineError) -> PublishedCommit {
+        published.withLock { $0.append(publication) }
+        return commit
+    }
+
+    func deploymentState(repository: String, commitSHA: String) async -> DeploymentState? {
+        .failed("no Pages in an engine test")
+    }
+}
+
+/// An evaluator in memory answering the scripted statuses in turn (the last one repeats).
+final class FakeNotifier: Notifier {
+    private let state: Mutex<(statuses: [Int], delivered: [NotificationPayload])>
+
+    init(statuses: [Int]) {
+        state = Mutex((statuses, []))
+    }
+
+    var delivered: [NotificationPayload] { state.withLock { $0.delivered } }
+
+    func deliver(_ payload: NotificationPayload, to url: String, timeout: TimeInterval) async throws(WebClient.Failure) -> Int {
+        state.withLock {
+            $0.delivered.append(payload)
+            return $0.statuses.count > 1 ? $0.statuses.removeFirst() : $0.statuses[0]
+        }
+    }
+}
+
+/// A generator answering the scripted trees or errors in turn, keeping the feedback it was given.
+final class ScriptedGenerator: Generator {
+    let name: String
+    private let state: Mutex<(answers: [Result<[String: Data], PipelineError>], feedback: [String?])>
+
+    init(name: String, answers: [Result<[String: Data], PipelineError>]) {
+        self.name = name
+        state = Mutex((answers, []))
+    }
+
+    var feedback: [String?] { state.withLock { $0.feedback } }
+
+    func generate(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> GenerationReport {
+        let answer = state.withLock {
+            $0.feedback.append(brief.feedback)
+            return $0.answers.removeFirst()
+        }
+        return GenerationReport(tree: try answer.get(), mode: .singleAnswer)
+    }
+}
