@@ -15,6 +15,7 @@ public actor CheckSession {
     private var browser: Browser?
     private var generation = 0
     private var notes: [String] = []
+    private var runs = 0
     /// Short WebDriver commands (probe, URL, log): a healthy browser answers in milliseconds.
     private let commandTimeout: TimeInterval = 5
     /// A check's own timer answers at `checkTimeout`; no answer this much later means the
@@ -64,11 +65,13 @@ public actor CheckSession {
         }
     }
 
-    /// Runs `checks` against `tree` served as `/<repository>/`. Never throws: what could not be
-    /// run is in the results, with the reason.
-    public func run(checks: [String], tree: String, repository: String) async -> CheckReport {
+    /// Runs `checks` against `tree` served as `/<repository>/`, within `budget` seconds (default:
+    /// the settings' `runBudget`). Never throws: what could not be run is in the results, with
+    /// the reason.
+    public func run(checks: [String], tree: String, repository: String, budget: TimeInterval? = nil) async -> CheckReport {
         let started = Date()
-        let budgetEnd = started.addingTimeInterval(settings.runBudget)
+        let runBudget = budget ?? settings.runBudget
+        let budgetEnd = started.addingTimeInterval(runBudget)
         var run = Run(checks: checks)
         notes = notes.filter { $0.hasPrefix("running as root") }
         let server: PagesServer
@@ -79,6 +82,13 @@ public actor CheckSession {
             return run.report(notes: notes, started: started)
         }
         defer { server.stop() }
+        runs += 1
+        if runs > 1, let session = browser?.session {
+            // Each run serves on a new port, a new origin with empty storage; cookies are per
+            // host, not per port, and the cache is shared, so they are cleared for the next tree.
+            _ = try? await session.devTools("Network.clearBrowserCookies", timeout: commandTimeout)
+            _ = try? await session.devTools("Network.clearBrowserCache", timeout: commandTimeout)
+        }
 
         var pending = run.javascript[...]
         var restarts = 0
@@ -105,7 +115,7 @@ public actor CheckSession {
             }
             while let index = pending.first {
                 guard Date() < budgetEnd else {
-                    run.finish(pending, .skipped, "not run: the check run's budget of \(Int(settings.runBudget)) s was spent")
+                    run.finish(pending, .skipped, "not run: the check run's budget of \(Int(runBudget)) s was spent")
                     pending = []
                     break loading
                 }

@@ -59,12 +59,18 @@ final class GroupLeader: Sendable {
         return result == 0
     }
 
-    /// SIGKILL to the whole group, then reaps the leader. Members the leader started are
-    /// reparented and reaped by init; none survives SIGKILL.
+    /// SIGKILL to the whole group, then reaps the leader and waits (up to 3 s) until no member
+    /// runs any more: a many-threaded Chromium takes a moment to exit after SIGKILL. Members the
+    /// leader started are reparented and reaped by init.
     func killGroup() {
         kill(-pid, SIGKILL)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        for _ in 0..<150 {
+            guard ProcessTable.entries().contains(where: { $0.group == pid && !$0.zombie }) else { return }
+            kill(-pid, SIGKILL)
+            usleep(20_000)
+        }
     }
 
     /// The last lines the child printed, for an error message.

@@ -32,9 +32,10 @@ final class PagesServer: Sendable {
         var lastError = SiteCheckError.didNotStart("nginx", "no free port")
         // The port is found free, then bound by nginx: another process may take it between the
         // two, so a failed bind is retried on a new port.
-        for attempt in 0..<3 {
+        for _ in 0..<3 {
             let port = LoopbackPort.free()
-            let directory = "\(run.path)/nginx-\(attempt)"
+            // One directory per server: a session serves several trees, one after another.
+            let directory = "\(run.path)/nginx-\(UUID().uuidString.prefix(8).lowercased())"
             let configuration = Self.configuration(tree: tree, repository: repository, port: port, directory: directory)
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false)

@@ -296,3 +296,25 @@ import Testing
         return condition()
     }
 }
+
+/// The repair loop checks several trees in one browser: nothing of one run reaches the next.
+@Suite(.serialized) struct WarmSessionTests {
+    @Test func aSecondTreeInTheSameBrowserStartsClean() async throws {
+        let first = try SiteFixtures.tree(["index.html": """
+            <!doctype html><title>one</title><h1>one</h1>
+            <script>localStorage.setItem('seen', '1'); document.cookie = 'seen=1; path=/';</script>
+            """])
+        let second = try SiteFixtures.tree(["index.html": "<!doctype html><title>two</title><h1>two</h1>"])
+        defer { for tree in [first, second] { try? FileManager.default.removeItem(atPath: tree) } }
+        let session = try await CheckSession.start(SiteFixtures.settings())
+        let checks = ["js: document.title === 'two'", "js: localStorage.getItem('seen') === null", "js: document.cookie === ''"]
+        let one = await session.run(checks: checks, tree: first, repository: "r")
+        let two = await session.run(checks: checks, tree: second, repository: "r")
+        let groups = SiteFixtures.groups(of: session.runDirectory)
+        await session.close()
+        #expect(one.results.map(\.status) == [.failed, .failed, .failed], "\(one.results)")
+        #expect(two.results.map(\.status) == [.passed, .passed, .passed], "\(two.results)")
+        let left = SiteFixtures.leftovers(of: session.runDirectory, groups: groups)
+        #expect(left.isEmpty, "\(ProcessTable.entries().filter { left.contains($0.pid) }.map { "\($0.group) \($0.commandLine.prefix(150))" }) \(groups)")
+    }
+}
