@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "Finisher",
             dependencies: [
-                "Spool", "ServiceLog", "Fetch", "Spreadsheet",
+                "Spool", "ServiceLog", "Fetch", "Spreadsheet", "SiteCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

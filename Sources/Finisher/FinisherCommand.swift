@@ -3,6 +3,7 @@ import Fetch
 import Foundation
 import Logging
 import ServiceLog
+import SiteCheck
 import Spool
 
 /// `llm-deploy-finisher`: completes spooled tasks and lets operators inspect the spool.
@@ -65,7 +66,8 @@ struct FinisherContext {
                 pages: PagesVerifier(client: client),
                 attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: fetchAllowlist))),
                 documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now)),
-                notifyHorizon: configuration.notifyHorizon),
+                notifyHorizon: configuration.notifyHorizon,
+                checks: configuration.checkSettings, checkAttempts: configuration.checkAttempts, spool: spool),
             logger: logger)
         // Crash injection for the integration tests: SIGKILL right after journaling this stage.
         if let stage = environment["LLM_DEPLOY_TEST_KILL_AFTER"].flatMap(Stage.init(rawValue:)) {
@@ -92,6 +94,9 @@ extension FinisherCommand {
         func run() async throws {
             let context = try FinisherContext()
             let worker = context.worker()
+            // A Finisher killed during the check stage leaves Chromium running: kill it first.
+            let killed = CheckSession.reapAbandoned(under: context.configuration.dataRoot + "/check")
+            if killed > 0 { context.logger.notice("killed check-run processes left by a dead Finisher", metadata: ["processes": "\(killed)"]) }
             try worker.recover()
             try await worker.drain()
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SiteCheck
 import Spool
 
 /// The Finisher's settings from the environment (every variable is in the README's configuration table).
@@ -14,6 +15,11 @@ struct FinisherConfiguration: Sendable {
     var authorEmail: String
     /// Every secret the service holds, for the scanner (never logged).
     var secrets: [String]
+    /// `LLM_DEPLOY_CHECKS` (`on`, default, or `off`): run the brief's checks in headless
+    /// Chromium before publishing.
+    var checksEnabled: Bool
+    /// `LLM_DEPLOY_CHECK_ATTEMPTS`: trees checked per task, the first and its repairs.
+    var checkAttempts: Int
 
     init(environment: ServiceEnvironment) throws(ConfigurationError) {
         spoolRoot = environment.spoolRoot
@@ -26,6 +32,19 @@ struct FinisherConfiguration: Sendable {
         authorName = environment["LLM_DEPLOY_GIT_AUTHOR_NAME"] ?? "llm-deploy"
         authorEmail = environment["LLM_DEPLOY_GIT_AUTHOR_EMAIL"] ?? "llm-deploy@localhost"
         self.secrets = try Self.secrets(in: environment)
+        switch environment["LLM_DEPLOY_CHECKS"] ?? "on" {
+        case "on": checksEnabled = true
+        case "off": checksEnabled = false
+        case let other: throw ConfigurationError(variable: "LLM_DEPLOY_CHECKS", reason: "must be on or off, not \(other)")
+        }
+        checkAttempts = try environment.integer("LLM_DEPLOY_CHECK_ATTEMPTS", default: 3, in: 1...10)
+    }
+
+    /// Where the check stage finds Chromium, chromedriver and nginx, and keeps its run
+    /// directories (`LLM_DEPLOY_DATA/check`); `nil` when the checks are off.
+    var checkSettings: CheckSettings? {
+        guard checksEnabled else { return nil }
+        return CheckSettings.located(workRoot: dataRoot + "/check")
     }
 
     /// Every secret configured for the service: what the scanner must never let through.

@@ -52,3 +52,67 @@ extension Array where Element == CheckResult {
     /// How many passed: the measure by which one built tree is better than another.
     public var passedCount: Int { filter { $0.status == .passed }.count }
 }
+
+/// The `check` stage's record in the journal: every attempt (the first tree and each repair),
+/// and the results of the tree that was kept for publishing.
+public struct CheckRecord: Sendable, Codable, Equatable {
+    /// One tree checked.
+    public struct Attempt: Sendable, Codable, Equatable {
+        /// 1 for the generated tree, 2… for repairs.
+        public var attempt: Int
+        public var at: Date
+        /// `checks 5/6` (this round's checks), then the regression line when there is one.
+        public var summary: String
+        public var results: [CheckResult]
+        /// Earlier rounds' checks re-run on this tree.
+        public var regression: [CheckResult]
+        /// Console errors, uncaught exceptions, failed requests: short lines, no page bodies.
+        public var evidence: [String]
+        /// Why this tree was not used (a credential in a repair, a repair that failed).
+        public var rejected: String?
+
+        public init(attempt: Int, at: Date = .now, results: [CheckResult], regression: [CheckResult], evidence: [String], rejected: String? = nil) {
+            self.attempt = attempt
+            self.at = at
+            self.results = results
+            self.regression = regression
+            self.evidence = Array(evidence.prefix(20).map { String($0.prefix(300)) })
+            self.rejected = rejected
+            summary = CheckRecord.summary(results: results, regression: regression)
+        }
+
+        /// Checks passed, this round's and earlier rounds' together: how trees are compared.
+        public var passed: Int { results.passedCount + regression.passedCount }
+    }
+
+    public var attempts: [Attempt] = []
+    /// The attempt whose tree is published.
+    public var kept: Int?
+    /// Why the checks were not run at all ("skipped: chromium not found").
+    public var skipped: String?
+
+    public init() {}
+
+    /// The kept attempt.
+    public var keptAttempt: Attempt? { attempts.first { $0.attempt == kept } }
+
+    /// `checks 5/6` for the published tree, `regression 3/3` after it when earlier rounds had checks.
+    public var summary: String {
+        if let keptAttempt { return keptAttempt.summary }
+        return skipped.map { "checks \($0)" } ?? "checks -"
+    }
+
+    public static func summary(results: [CheckResult], regression: [CheckResult]) -> String {
+        var line = results.summary
+        if !regression.isEmpty {
+            let passed = regression.passedCount
+            let decided = regression.filter { [.passed, .failed, .error].contains($0.status) }.count
+            line += "; regression \(passed)/\(decided)"
+        }
+        return line
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case attempts, kept, skipped
+    }
+}

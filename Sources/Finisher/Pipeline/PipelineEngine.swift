@@ -1,9 +1,10 @@
 import Foundation
 import Logging
+import SiteCheck
 import Spool
 
-/// Runs a claimed task through its stages (`prepare → generate → scan → publish → pages →
-/// notify`), journaling each completion before the next starts, so a Finisher killed anywhere
+/// Runs a claimed task through its stages (`prepare → generate → scan → check → publish →
+/// pages → notify`), journaling each completion before the next starts, so a Finisher killed anywhere
 /// resumes at the first stage not yet journaled. It knows the stage list and what to do when a
 /// stage fails (defer with back-off, or fail), not what any stage does.
 struct PipelineEngine: Sendable {
@@ -28,13 +29,14 @@ struct PipelineEngine: Sendable {
     static func stages(
         generator: any Generator, fallback: any Generator, forge: any Forge, notifier: any Notifier,
         scanner: SecretScanner, pages: PagesVerifier, attachments: AttachmentLoader, documents: RepositoryDocuments,
-        notifyHorizon: TimeInterval
+        notifyHorizon: TimeInterval, checks: CheckSettings? = nil, checkAttempts: Int = 3, spool: SpoolDirectory? = nil
     ) -> [any PipelineStage] {
         let generation = GenerateStage(generator: generator, fallback: fallback, attachments: attachments, documents: documents)
         return [
             PrepareStage(attachments: attachments, forge: forge),
             generation,
             ScanStage(scanner: scanner, generation: generation),
+            CheckStage(settings: checks, maximumAttempts: checkAttempts, generation: generation, scanner: scanner, spool: spool),
             PublishStage(forge: forge),
             PagesStage(forge: forge, verifier: pages),
             NotifyStage(notifier: notifier, horizon: notifyHorizon),
