@@ -12,7 +12,7 @@ struct FinisherCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llm-deploy-finisher",
         abstract: "Builds, publishes and reports spooled tasks; inspects and repairs the spool.",
-        subcommands: [Drain.self, Recover.self, Run.self, Status.self, Retry.self, Scan.self, Doctor.self])
+        subcommands: [Drain.self, Recover.self, Run.self, Status.self, Retry.self, Scan.self, Check.self, Doctor.self])
 }
 
 /// What every subcommand that touches the spool needs.
