@@ -12,10 +12,14 @@ import TestSupport
         return ["content": String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)]
     }
 
-    static func withModel(_ steps: [[String: Any]], environment: [String: String] = [:], _ body: (LocalStack, Peer, Peer) throws -> Void) throws {
+    static func withModel(
+        _ steps: [[String: Any]], otherwise: [String: Any]? = nil, environment: [String: String] = [:], _ body: (LocalStack, Peer, Peer) throws -> Void
+    ) throws {
         let root = Paths.temporaryDirectory("check-model")
         let key = "sk-test-\(UUID().uuidString)"
-        try JSONSerialization.data(withJSONObject: ["steps": steps]).write(to: URL(fileURLWithPath: "\(root)/script.json"))
+        var script: [String: Any] = ["steps": steps]
+        if let otherwise { script["default"] = otherwise }
+        try JSONSerialization.data(withJSONObject: script).write(to: URL(fileURLWithPath: "\(root)/script.json"))
         let model = try Peer("openai_stub.py", ["--key", key, "--script", "\(root)/script.json"])
         let evaluator = try Peer("evaluator.py")
         try withStack(environment: ["OPENAI_BASE_URL": "\(model.url)/v1", "OPENAI_API_KEY": key, "LLM_DEPLOY_MODEL": "stub-model"]
@@ -129,6 +133,29 @@ import TestSupport
             #expect(regression["round"] as? Int == 1 && regression["check"] as? String == Self.checks[0] && regression["status"] as? String == "failed")
             let page = try HTTPClient.send(port: stack.port, method: "GET", path: "/pages/regress/")
             #expect(page.text.contains("id=\"total\"") && page.text.contains("id=\"chart\""))
+        }
+    }
+
+    @Test func aModelThatNeverGetsItRightIsBoundedByAttemptsAndTheDeadline() throws {
+        let wrong = try Self.answer("<!doctype html><title>Sales</title><h1 id=\"sum\">42</h1>")
+        // Two attempts allowed: the first tree and one repair, then the best is published.
+        try Self.withModel([], otherwise: wrong, environment: ["LLM_DEPLOY_CHECK_ATTEMPTS": "2"]) { stack, model, evaluator in
+            let id = try stack.submit(["task": "never", "nonce": "n", "checks": Self.checks, "evaluation_url": "\(evaluator.url)/n"])
+            try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
+            let attempts = try #require(try Self.checkRecord(stack, id)["attempts"] as? [[String: Any]])
+            #expect(attempts.count == 2)
+            #expect(try model.requests().filter { ($0["path"] as? String)?.hasSuffix("/chat/completions") == true }.count == 2)
+            #expect(try evaluator.requests().count == 1)
+        }
+        // 180 s to the deadline, 120 of them kept for publishing: no time for a 60 s repair.
+        try Self.withModel([], otherwise: wrong, environment: ["LLM_DEPLOY_DEADLINE": "180"]) { stack, _, evaluator in
+            let id = try stack.submit(["task": "late", "nonce": "l", "checks": Self.checks, "evaluation_url": "\(evaluator.url)/n"])
+            try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
+            let attempts = try #require(try Self.checkRecord(stack, id)["attempts"] as? [[String: Any]])
+            #expect(attempts.map { $0["summary"] as? String } == ["checks 1/2, 1 to judge"])
+            #expect(try evaluator.requests().count == 1)
         }
     }
 
