@@ -188,6 +188,18 @@ import Testing
         #expect(leftovers.isEmpty)
     }
 
+    @Test func aTwentyMegabyteSiteIsServedAndChecked() async throws {
+        var files = SiteFixtures.salesPage
+        // 20 MB of data the page fetches and measures: served whole, within the bounds.
+        files["big.txt"] = String(repeating: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n", count: 20 << 14)
+        files["index.html"]! += "<script>fetch('big.txt').then(r => r.text()).then(t => { document.body.dataset.size = t.length; });</script>\n"
+        let checks = ["js: document.body.dataset.size === String(20 * 1024 * 1024)", "js: document.title === 'Sales Summary x'"]
+        let (report, leftovers) = try await SiteFixtures.run(checks, on: files)
+        #expect(report.results.map(\.status) == [.passed, .passed], "\(report.results)")
+        #expect(report.evidence.isEmpty)
+        #expect(leftovers.isEmpty)
+    }
+
     @Test func twoHundredChecksInOneBrowser() async throws {
         let checks = (0..<200).map { $0 % 10 == 9 ? "js: document.querySelectorAll('tbody tr').length === \($0)" : "js: document.querySelectorAll('tbody tr').length === 3" }
         let (report, leftovers) = try await SiteFixtures.run(checks, on: SiteFixtures.salesPage)
