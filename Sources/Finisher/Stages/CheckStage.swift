@@ -106,7 +106,7 @@ struct CheckStage: PipelineStage {
             try? task.save(task.journal)
             task.logger.info("checks run", metadata: ["attempt": "\(attempt)", "summary": "\(entry.summary)", "seconds": "\(report.seconds)"])
 
-            let failing = (entry.results + entry.regression).filter { $0.status == .failed || $0.status == .error }
+            let failing = (entry.results + entry.regression).filter(Self.repairable)
             guard !failing.isEmpty else { return }
             guard attempt < maximumAttempts, generation.canRegenerate(task) else { return }
             guard task.deadline.budget(reserving: Deadline.afterGeneration, minimum: 0) >= Self.minimumForRepair else {
@@ -114,7 +114,7 @@ struct CheckStage: PipelineStage {
                 return
             }
             let best = record.keptAttempt ?? entry
-            let feedback = Self.feedback(failing: (best.results + best.regression).filter { $0.status == .failed || $0.status == .error },
+            let feedback = Self.feedback(failing: (best.results + best.regression).filter(Self.repairable),
                                          evidence: best.evidence, repository: task.repository)
             do {
                 try await generation.generate(&task, feedback: feedback, fallbackOnFailure: false)
@@ -132,6 +132,18 @@ struct CheckStage: PipelineStage {
                 try copyTree(from: checked, to: task.work.tree)
                 return
             }
+        }
+    }
+
+    /// Whether a different tree could make this check pass: a failure, or an error the page
+    /// caused (an endless loop). Not a check that is not valid JavaScript, nor a lost browser.
+    static func repairable(_ result: CheckResult) -> Bool {
+        switch result.status {
+        case .failed: true
+        case .error:
+            !["not run", "not valid JavaScript", "the browser was lost"].contains { (result.reason ?? "").hasPrefix($0) }
+                || (result.reason ?? "").contains("loop forever")
+        default: false
         }
     }
 
