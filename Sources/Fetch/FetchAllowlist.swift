@@ -1,88 +1,15 @@
-import Foundation
 import Spool
 
 /// The operator's `LLM_DEPLOY_FETCH_ALLOW` (README, Configuration): hosts the generator's `fetch_url`
 /// may reach even though they resolve to loopback, private or link-local addresses, e.g. an
-/// internal data service, or a test's fixture server on 127.0.0.1.
-///
-/// Comma-separated entries, each `host` (any port) or `host:port`; an IPv6 address is written in
-/// brackets (`[::1]:8080`). Hosts are compared without case, exactly: `example.com` does not
-/// allow `api.example.com`.
-public struct FetchAllowlist: Sendable, Equatable {
-    /// One allowed host, on one port or on any.
-    public struct Entry: Sendable, Equatable, CustomStringConvertible {
-        /// Lower-cased, IPv6 without brackets.
-        public var host: String
-        /// `nil`: any port.
-        public var port: Int?
+/// internal data service, or a test's fixture server on 127.0.0.1. The syntax is
+/// `HostAllowlist`'s, shared with `LLM_DEPLOY_NOTIFY_ALLOW`.
+public typealias FetchAllowlist = HostAllowlist
 
-        /// As the operator would write it.
-        public var description: String {
-            let shown = host.contains(":") ? "[\(host)]" : host
-            return port.map { "\(shown):\($0)" } ?? shown
-        }
-    }
-
-    /// The entries, in the order given.
-    public var entries: [Entry] = []
-
-    /// Nothing allowed beyond public addresses.
-    public static let none = FetchAllowlist()
-
-    /// Whether `host` on `port` is allowed (`host` as in a URL, brackets optional).
-    public func permits(host: String, port: Int) -> Bool {
-        let normalized = Self.normalized(host)
-        return entries.contains { $0.host == normalized && ($0.port == nil || $0.port == port) }
-    }
-
-    /// Parses the variable's value; empty or unset allows nothing.
+extension HostAllowlist {
+    /// Parses `LLM_DEPLOY_FETCH_ALLOW`; empty or unset allows nothing.
     /// - Throws: `ConfigurationError` for `LLM_DEPLOY_FETCH_ALLOW`, naming the entry that cannot be read.
     public init(parsing text: String?) throws(ConfigurationError) {
-        for raw in (text ?? "").split(separator: ",") {
-            let item = raw.trimmingCharacters(in: .whitespaces)
-            if item.isEmpty { continue }
-            guard let entry = Self.entry(item) else {
-                throw ConfigurationError(
-                    variable: "LLM_DEPLOY_FETCH_ALLOW",
-                    reason: "entry \(item.debugDescription) is not host or host:port (e.g. data.internal, 127.0.0.1:8000, [::1]:8000)")
-            }
-            entries.append(entry)
-        }
-    }
-
-    /// An allowlist of the given entries.
-    public init(_ entries: [Entry] = []) {
-        self.entries = entries
-    }
-
-    /// One entry, or `nil` when it is not `host`, `host:port`, `[v6]`, `[v6]:port` or a bare IPv6 address.
-    private static func entry(_ item: String) -> Entry? {
-        var host = item
-        var port: Int?
-        if item.hasPrefix("[") {
-            guard let close = item.firstIndex(of: "]") else { return nil }
-            host = String(item[item.index(after: item.startIndex)..<close])
-            let rest = item[item.index(after: close)...]
-            if !rest.isEmpty {
-                guard rest.hasPrefix(":"), let number = Int(rest.dropFirst()) else { return nil }
-                port = number
-            }
-        } else if item.filter({ $0 == ":" }).count == 1, let colon = item.firstIndex(of: ":") {
-            host = String(item[..<colon])
-            guard let number = Int(item[item.index(after: colon)...]) else { return nil }
-            port = number
-        }
-        if let port, !(1...65_535).contains(port) { return nil }
-        host = normalized(host)
-        guard !host.isEmpty, !host.contains(where: { $0.isWhitespace || "/?#@".contains($0) }) else { return nil }
-        return Entry(host: host, port: port)
-    }
-
-    /// Lower-cased, without IPv6 brackets or a trailing dot.
-    public static func normalized(_ host: String) -> String {
-        var text = host.lowercased()
-        if text.hasPrefix("[") && text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
-        if text.hasSuffix(".") { text.removeLast() }
-        return text
+        try self.init(parsing: text, variable: "LLM_DEPLOY_FETCH_ALLOW")
     }
 }

@@ -17,7 +17,8 @@ struct HandlerCommand: ParsableCommand {
         discussion: """
             Configuration comes from the environment: LLM_DEPLOY_SECRET or LLM_DEPLOY_SECRET_FILE \
             (required unless LLM_DEPLOY_SECRETS_FILE is set), LLM_DEPLOY_SECRETS_FILE, LLM_DEPLOY_SPOOL \
-            (or LLM_DEPLOY_HOME), LLM_DEPLOY_WAKE, LLM_DEPLOY_MAX_BODY, LLM_DEPLOY_SLOTS.
+            (or LLM_DEPLOY_HOME), LLM_DEPLOY_WAKE, LLM_DEPLOY_MAX_BODY, LLM_DEPLOY_SLOTS, \
+            LLM_DEPLOY_NOTIFY_ALLOW.
             """)
 
     @Option(name: .long, help: "Unix socket path or HOST:PORT to listen on (default: the inherited socket on fd 0 or systemd's fd 3).")
@@ -47,7 +48,8 @@ struct HandlerCommand: ParsableCommand {
                 FinisherWaker(arguments: $0, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots),
                               incoming: "\(configuration.spoolRoot)/\(SpoolState.incoming.rawValue)", logger: logger)
             }
-            let intake = Intake(spool: spool, secrets: configuration.secrets, maximumBody: configuration.maximumBody, waker: waker)
+            let intake = Intake(spool: spool, secrets: configuration.secrets, maximumBody: configuration.maximumBody,
+                                evaluationURLs: configuration.evaluationURLs, waker: waker)
             let listener = try ListeningSocket.open(address: socket, mode: mode, backlog: backlog)
             guard FCGX_Init() == 0 else { throw ValidationError("FCGX_Init failed") }
             // A supervisor may start us with signals blocked (they are inherited across exec);

@@ -14,6 +14,8 @@ struct HandlerConfiguration: Sendable {
     var slots: Int
     /// `LLM_DEPLOY_SPOOL_SYNC`: how deliveries are flushed (`filesystem` or `directory`).
     var spoolSync: DirectorySync.Scope
+    /// `LLM_DEPLOY_NOTIFY_ALLOW`: which non-public `evaluation_url` hosts are accepted.
+    var evaluationURLs: EvaluationURLPolicy
 
     static let defaultMaximumBody = 25 << 20
 
@@ -30,6 +32,7 @@ struct HandlerConfiguration: Sendable {
             throw ConfigurationError(variable: "LLM_DEPLOY_SPOOL_SYNC", reason: "must be filesystem or directory, not \(sync)")
         }
         spoolSync = scope
+        evaluationURLs = try EvaluationURLPolicy(environment: environment)
         wakeArguments = FinisherWaker.arguments(from: environment["LLM_DEPLOY_WAKE"], handlerExecutable: Self.resolvedExecutable(executable))
     }
 

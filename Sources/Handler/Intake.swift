@@ -9,6 +9,7 @@ struct Intake: Sendable {
     let spool: SpoolDirectory
     let secrets: SecretBook
     let maximumBody: Int
+    let evaluationURLs: EvaluationURLPolicy
     let waker: FinisherWaker?
 
     /// The outcome for the access log: the response and, when spooled, the task ID.
@@ -42,6 +43,9 @@ struct Intake: Sendable {
             json = try JSONValue.parse(request.body)
             try authenticate(json)
             task = try TaskRequest(validating: json)
+            if let problem = evaluationURLs.refusal(of: task.evaluationURL) {
+                throw RequestError(field: "evaluation_url", reason: problem)
+            }
         } catch let refusal as Refusal {
             return Outcome(response: refusal.response)
         } catch let error as RequestError {

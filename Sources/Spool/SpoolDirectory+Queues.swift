@@ -28,13 +28,19 @@ extension SpoolDirectory {
         return Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec) + TimeInterval(info.st_mtim.tv_nsec) / 1e9)
     }
 
-    /// Reads a queue entry's bytes.
+    /// Reads a queue entry's bytes. Only a regular file is read: a symbolic link is never
+    /// followed out of the spool (ELOOP), and anything else is not a task (EINVAL).
     public func contents(of name: String, in state: SpoolState) throws(SpoolError) -> Data {
         let path = "\(root)/\(state.rawValue)/\(name)"
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SpoolError("read", path: path, errno: access(path, F_OK) == 0 ? EIO : ENOENT)
+        switch try Self.readRegularFile(path) {
+        case .read(let file): return file.bytes
+        case .refused: throw SpoolError("read", path: path, errno: isSymbolicLink(path) ? ELOOP : EINVAL)
         }
-        return data
+    }
+
+    private func isSymbolicLink(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFLNK
     }
 
     /// Moves an entry between queues durably (rename, then fsync of both directories).
@@ -64,7 +70,8 @@ extension SpoolDirectory {
     /// never sees an unlocked file in `active/` that a live Finisher is about to work on.
     public func claim(_ name: String) throws(SpoolError) -> Claim? {
         let path = "\(root)/\(SpoolState.incoming.rawValue)/\(name)"
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NOFOLLOW: a link in incoming/ is never claimed (the drop-in scan refuses it).
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { return nil }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)

@@ -31,7 +31,7 @@ extension TaskRequest {
         }
         checks = try reader.checks()
         evaluationURL = try reader.shortText("evaluation_url", limit: Limits.url)
-        if let problem = Self.problem(withWebURL: evaluationURL) {
+        if let problem = Self.problem(withWebURL: evaluationURL) ?? EvaluationURLPolicy.undeliverable(evaluationURL) {
             throw RequestError(field: "evaluation_url", reason: problem)
         }
         attachments = try reader.attachments()

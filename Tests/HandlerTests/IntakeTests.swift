@@ -13,7 +13,8 @@ import Testing
         intake = Intake(
             spool: try SpoolDirectory(root: root),
             secrets: SecretBook(shared: "shared-secret", perSender: ["vip@example.com": "vip-secret"]),
-            maximumBody: 4096, waker: nil)
+            maximumBody: 4096, evaluationURLs: EvaluationURLPolicy(allowlist: HostAllowlist([.init(host: "127.0.0.1", port: 1)])),
+            waker: nil)
     }
 
     nonisolated(unsafe) static let valid: [String: Any] = [

@@ -58,6 +58,8 @@ import TestSupport
                 ("no content type", { try HTTPClient.send(port: stack.port, path: "/request", body: try JSONSerialization.data(withJSONObject: stack.request())) }, 415, "Content-Type"),
                 ("GET", { try HTTPClient.send(port: stack.port, method: "GET", path: "/request") }, 405, nil),
                 ("DELETE", { try HTTPClient.send(port: stack.port, method: "DELETE", path: "/request") }, 405, nil),
+                ("TRACE", { try HTTPClient.send(port: stack.port, method: "TRACE", path: "/request") }, 405, nil),
+                ("OPTIONS", { try HTTPClient.send(port: stack.port, method: "OPTIONS", path: "/request") }, 405, nil),
                 ("over the Handler's limit", { try HTTPClient.send(port: stack.port, path: "/request", headers: json, body: Data(repeating: 0x20, count: 2 << 20)) }, 413, "body"),
                 ("over nginx's limit", { try HTTPClient.send(port: stack.port, path: "/request", headers: json, body: Data(repeating: 0x20, count: 26 << 20)) }, 413, "body"),
                 ("unknown path", { try HTTPClient.send(port: stack.port, method: "GET", path: "/etc/passwd") }, 404, nil),
@@ -71,9 +73,40 @@ import TestSupport
                 #expect(body?["field"] as? String == field, "\(label): \(response.text)")
                 if status == 405 { #expect(response.headers["allow"] == "POST") }
             }
+            // nginx's own 405s (TRACE anywhere, POST to a static file) are JSON with Allow too.
+            try FileManager.default.createDirectory(atPath: "\(stack.home)/data/pages/x", withIntermediateDirectories: true)
+            try Data("<p>x</p>".utf8).write(to: URL(fileURLWithPath: "\(stack.home)/data/pages/x/index.html"))
+            for (method, path) in [("TRACE", "/status/0123"), ("TRACE", "/pages/"), ("POST", "/pages/x/index.html")] {
+                let response = try HTTPClient.send(port: stack.port, method: method, path: path)
+                #expect(response.status == 405, "\(method) \(path): \(response.text)")
+                #expect(response.json?["error"] as? String == "method_not_allowed", "\(method) \(path): \(response.text)")
+                #expect(response.headers["allow"] == "GET, HEAD", "\(method) \(path)")
+            }
             #expect(stack.spooledFiles().isEmpty)
             #expect(stack.handler!.process.isRunning)
             #expect(!stack.handler!.log.contains(stack.secret))
+        }
+    }
+
+    /// An `evaluation_url` the notification client can never reach is refused at the door, as is
+    /// a loopback or private address unless `LLM_DEPLOY_NOTIFY_ALLOW` names it.
+    @Test func evaluationURLsThatCannotOrMayNotBeNotifiedAreRefused() throws {
+        try withStack(environment: ["LLM_DEPLOY_NOTIFY_ALLOW": "127.0.0.1:9"]) { stack in
+            let refused = [
+                "http://[::1]:9/notify", "http://[2001:4860:4860::8888]/x", "http://2130706433:9/notify", "http://0x7f.1:9/notify",
+                "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://metadata.google.internal/x",
+                "http://127.0.0.1:10/notify", "http://10.0.0.8/notify", "http://localhost:9/notify",
+            ]
+            for url in refused {
+                let response = try HTTPClient.postJSON(port: stack.port, stack.request(["evaluation_url": url]))
+                #expect(response.status == 400, "\(url): \(response.text)")
+                #expect(response.json?["field"] as? String == "evaluation_url", "\(url): \(response.text)")
+            }
+            #expect(stack.spooledFiles().isEmpty)
+            let allowed = try HTTPClient.postJSON(port: stack.port, stack.request(["evaluation_url": "http://127.0.0.1:9/notify"]))
+            #expect(allowed.status == 200, "\(allowed.text)")
+            let published = try HTTPClient.postJSON(port: stack.port, stack.request(["evaluation_url": "https://evaluator.example/notify"]))
+            #expect(published.status == 200, "\(published.text)")
         }
     }
 

@@ -26,6 +26,8 @@ public final class LocalStack: @unchecked Sendable {
             "LLM_DEPLOY_SECRET": secret,
             "LLM_DEPLOY_WAKE": "none",
             "LLM_DEPLOY_PUBLIC_URL": "http://127.0.0.1:\(port)",
+            // The tests' evaluators listen on loopback.
+            "LLM_DEPLOY_NOTIFY_ALLOW": "127.0.0.1",
         ].merging(extra) { _, new in new }
     }
 

@@ -4,8 +4,19 @@ import Spool
 /// The offline generator: used when no LLM is configured or the LLM fails past its budget. It
 /// builds a small, honest page that presents the brief and links every attachment, and says
 /// plainly that no LLM wrote it.
+///
+/// The page is served from the same origin as the service, so a sender's text never becomes
+/// markup or a link target of its choosing: text is escaped, links are relative and
+/// percent-encoded. Its copies of the brief and checks are capped so the page stays far below
+/// the file limit whatever the request held (escaping can grow text sixfold).
 struct TemplateGenerator: Generator {
     let name = "template"
+
+    /// The most of the brief the page shows, and of each check, in UTF-8 bytes.
+    static let briefExcerpt = 256 << 10
+    static let checkExcerpt = 2 << 10
+    /// The most of a later round's brief the README records.
+    static let readmeExcerpt = 16 << 10
 
     func generate(_ brief: GenerationBrief, budget: TimeInterval) async throws(PipelineError) -> GenerationReport {
         GenerationReport(tree: files(for: brief))
@@ -14,10 +25,17 @@ struct TemplateGenerator: Generator {
     private func files(for brief: GenerationBrief) -> [String: Data] {
         let request = brief.request
         let links = brief.attachments.map { attachment in
-            "      <li><a href=\"\(HTML.escape(attachment.name))\">\(HTML.escape(attachment.name))</a> "
+            "      <li><a href=\"\(HTML.relativeLink(attachment.name))\">\(HTML.escape(attachment.name))</a> "
                 + "<small>(\(HTML.escape(attachment.mediaType)), \(attachment.bytes.count) bytes)</small></li>"
         }.joined(separator: "\n")
-        let checks = request.checks.map { "      <li><code>\(HTML.escape($0))</code></li>" }.joined(separator: "\n")
+        let checks = request.checks.map {
+            "      <li><code>\(HTML.escape(Excerpt($0, maximumBytes: Self.checkExcerpt).text))</code></li>"
+        }.joined(separator: "\n")
+        let shownBrief = Excerpt(request.brief, maximumBytes: Self.briefExcerpt)
+        let briefNote = shownBrief.isComplete ? "" : """
+
+              <p class="note" id="brief-truncated">The brief is \(request.brief.utf8.count) bytes long; its first \(shownBrief.text.utf8.count) are shown.</p>
+            """
         let page = """
             <!doctype html>
             <html lang="en">
@@ -35,7 +53,7 @@ struct TemplateGenerator: Generator {
               <h1>\(HTML.escape(request.task))</h1>
               <p class="note" id="generator">Round \(request.round). Built by llm-deploy's offline template generator: no language model was used.</p>
               <h2>Brief</h2>
-              <pre id="brief">\(HTML.escape(request.brief))</pre>
+              <pre id="brief">\(HTML.escape(shownBrief.text))</pre>\(briefNote)
               <h2>Attachments</h2>
               <ul id="attachments">
             \(links.isEmpty ? "      <li>None.</li>" : links)
@@ -90,7 +108,7 @@ struct TemplateGenerator: Generator {
 
             ## Round \(request.round)
 
-            Requested: \(request.brief.split(separator: "\n").joined(separator: " "))
+            Requested: \(Excerpt(request.brief, maximumBytes: Self.readmeExcerpt).text.split(separator: "\n").joined(separator: " "))
 
             This round was handled by llm-deploy's offline template generator, without a language model:
             the change above is recorded here but not implemented.
@@ -104,8 +122,49 @@ struct TemplateGenerator: Generator {
     static let marker = "id=\"generator\""
 }
 
-/// HTML text escaping.
+/// The start of a text, at most `maximumBytes` of UTF-8, cut between characters.
+struct Excerpt {
+    let text: String
+    let isComplete: Bool
+
+    init(_ full: String, maximumBytes: Int) {
+        guard full.utf8.count > maximumBytes else {
+            text = full
+            isComplete = true
+            return
+        }
+        var cut = full.utf8.index(full.utf8.startIndex, offsetBy: maximumBytes)
+        while cut > full.startIndex && String.Index(cut, within: full) == nil { cut = full.utf8.index(before: cut) }
+        text = String(full[..<cut]) + "…"
+        isComplete = false
+    }
+}
+
+/// HTML text escaping, and link targets that cannot leave the site.
 enum HTML {
+    /// An `href` for a file of this site: `./` and each path segment percent-encoded (only
+    /// RFC 3986 unreserved characters kept), so no name can become a scheme (`javascript:`),
+    /// another host (`//host`), a query or a fragment. A path with an empty, `.` or `..`
+    /// segment (which the pipeline never writes) is encoded whole, slashes included.
+    static func relativeLink(_ path: String) -> String {
+        let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
+        let hex = Array("0123456789ABCDEF".utf8)
+        var segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        if segments.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) { segments = [Substring(path)] }
+        let encoded = segments.map { segment in
+            var encoded: [UInt8] = []
+            for byte in segment.utf8 {
+                if unreserved.contains(byte) {
+                    encoded.append(byte)
+                } else {
+                    encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                }
+            }
+            return String(decoding: encoded, as: UTF8.self)
+        }
+        return "./" + encoded.joined(separator: "/")
+    }
+
     static func escape(_ text: String) -> String {
         var out = ""
         out.reserveCapacity(text.utf8.count)

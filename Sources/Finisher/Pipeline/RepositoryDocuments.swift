@@ -93,7 +93,7 @@ struct RepositoryDocuments: Sendable {
     }
 
     private func indexLinking(_ paths: [String], request: TaskRequest) -> String {
-        let items = paths.filter { $0 != "index.html" }.map { "<li><a href=\"\(HTML.escape($0))\">\(HTML.escape($0))</a></li>" }
+        let items = paths.filter { $0 != "index.html" }.map { "<li><a href=\"\(HTML.relativeLink($0))\">\(HTML.escape($0))</a></li>" }
         return """
             <!doctype html>
             <html lang="en"><head><meta charset="utf-8"><title>\(HTML.escape(request.task))</title></head>

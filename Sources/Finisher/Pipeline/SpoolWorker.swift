@@ -112,28 +112,21 @@ struct SpoolWorker: Sendable {
         var task: String
     }
 
-    /// Manual drop-ins may have any name: a valid one is renamed to its task ID (or dropped as a
+    /// Manual drop-ins may have any name: a valid one is filed under its task ID (or dropped as a
     /// duplicate), an invalid one goes to `failed/` with the reason. Neither stops the Finisher.
     private func adoptDropIns() throws {
-        for name in spool.entries(in: .incoming) where TaskID(name) == nil {
-            guard !name.hasPrefix("."), !name.hasSuffix(".tmp") else { continue }  // still being copied in
+        for name in spool.dropIns() {
             // Another Finisher may adopt the same file at the same moment: a file that vanishes
             // under us was taken, not lost. One unreadable file must not stop the others.
             do {
                 try Self.unlessVanished {
-                    let request: TaskRequest
-                    do {
-                        request = try TaskRequest.decodeSpoolFile(try spool.contents(of: name, in: .incoming))
-                    } catch let error as RequestError {
-                        reject(name, reason: "not a valid task: \(error)")
-                        return
-                    }
-                    if let existing = spool.state(of: request.id) {
-                        logger.notice("dropped-in task duplicates one in the spool; removed", metadata: ["file": "\(name)", "id": "\(request.id)", "queue": "\(existing.rawValue)"])
-                        unlink("\(spool.root)/incoming/\(name)")
-                    } else {
-                        try spool.move(name, from: .incoming, to: .incoming, as: request.id.rawValue)
-                        logger.info("adopted a dropped-in task", metadata: ["file": "\(name)", "id": "\(request.id)"])
+                    switch try spool.adoptDropIn(name) {
+                    case .refused(let reason):
+                        reject(name, reason: reason)
+                    case .duplicate(let id, let existing):
+                        logger.notice("dropped-in task duplicates one in the spool; removed", metadata: ["file": "\(name)", "id": "\(id)", "queue": "\(existing.rawValue)"])
+                    case .adopted(let id):
+                        logger.info("adopted a dropped-in task", metadata: ["file": "\(name)", "id": "\(id)"])
                     }
                 }
             } catch {
