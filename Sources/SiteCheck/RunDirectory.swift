@@ -68,6 +68,13 @@ struct RunDirectory: Sendable {
             kill(-group, SIGKILL)
             killed += members.count
         }
+        // Chromium's crash handler makes itself a session and group of its own; its command
+        // line names the profile, inside this directory (a name no other run shares).
+        for stray in table where !groups.contains(stray.group) && stray.commandLine.contains(path) {
+            kill(stray.pid, SIGKILL)
+            killed += 1
+        }
+        for _ in 0..<150 where !liveProcesses().isEmpty { usleep(20_000) }
         remove()
         return killed
     }

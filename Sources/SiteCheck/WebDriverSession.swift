@@ -50,6 +50,8 @@ struct WebDriverSession: Sendable {
             "--headless=new", "--user-data-dir=\(profile)", "--disable-gpu", "--disable-dev-shm-usage",
             "--no-first-run", "--no-default-browser-check", "--disable-extensions", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--mute-audio", "--window-size=1280,900",
+            // No crash handler: it would leave the process group (and outlive the run).
+            "--disable-crash-reporter", "--disable-breakpad",
         ]
         if !sandbox { arguments.append("--no-sandbox") }
         let capabilities: [String: Any] = [
