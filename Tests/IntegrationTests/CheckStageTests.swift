@@ -12,6 +12,20 @@ import TestSupport
         return ["content": String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)]
     }
 
+    /// The judge's answer for the prose check (number 1 of the prose checks), as the stub
+    /// sends it; it expects the judge's request, not a generation.
+    static func verdict(_ passed: Bool, _ reason: String) throws -> [String: Any] {
+        let object: [String: Any] = ["verdicts": [["check": 1, "passed": passed, "reason": reason]]]
+        return ["content": String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self),
+                "expect": ["response_format": "json_schema", "system_contains": "strict grader"]]
+    }
+
+    static func generations(_ model: Peer) throws -> [[String: Any]] {
+        try model.requests().filter {
+            ($0["path"] as? String)?.hasSuffix("/chat/completions") == true && !String(describing: $0["body"] ?? "").contains("strict grader")
+        }
+    }
+
     static func withModel(
         _ steps: [[String: Any]], otherwise: [String: Any]? = nil, environment: [String: String] = [:], _ body: (LocalStack, Peer, Peer) throws -> Void
     ) throws {
@@ -46,9 +60,11 @@ import TestSupport
 
     @Test func aFailedCheckGoesBackToTheModelAndTheRepairIsPublished() throws {
         let steps = [
-            // A wrong id: the check's querySelector finds nothing.
+            // A wrong id: the check's querySelector finds nothing; the judge fails the prose check.
             try Self.answer("<!doctype html><title>Sales</title><h1 id=\"sum\">42</h1>"),
+            try Self.verdict(false, "README.md does not mention the licence"),
             try Self.answer("<!doctype html><title>Sales</title><h1 id=\"total\">42</h1>"),
+            try Self.verdict(true, "LICENSE holds the MIT text"),
         ]
         try Self.withModel(steps) { stack, model, evaluator in
             let id = try stack.submit(["task": "repaired", "nonce": "r", "checks": Self.checks, "evaluation_url": "\(evaluator.url)/n"])
@@ -56,17 +72,20 @@ import TestSupport
             #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"), "\(run.log.suffix(3000))")
             let record = try Self.checkRecord(stack, id)
             let attempts = try #require(record["attempts"] as? [[String: Any]])
-            #expect(attempts.map { $0["summary"] as? String } == ["checks 1/2, 1 to judge", "checks 2/2, 1 to judge"])
+            #expect(attempts.map { $0["summary"] as? String } == ["checks 1/3", "checks 3/3"])
+            let judged = try #require((attempts[0]["results"] as? [[String: Any]])?.last)
+            #expect(judged["status"] as? String == "failed" && judged["reason"] as? String == "judged: README.md does not mention the licence")
             let first = try #require((attempts[0]["results"] as? [[String: Any]])?.first)
             #expect(first["status"] as? String == "failed")
             #expect((first["reason"] as? String)?.hasPrefix("threw TypeError") == true)
             #expect(record["kept"] as? Int == 2)
 
-            // The second request carried the failure, with its reason, to the model.
-            let requests = try model.requests().filter { ($0["path"] as? String)?.hasSuffix("/chat/completions") == true }
+            // The second generation carried the failures, with their reasons, to the model.
+            let requests = try Self.generations(model)
             #expect(requests.count == 2)
             let second = String(describing: requests.last?["body"] ?? "")
             #expect(second.contains("did not pass") && second.contains("#total") && second.contains("TypeError"))
+            #expect(second.contains("does not mention the licence"))
 
             // What was published and notified is the repair.
             let page = try HTTPClient.send(port: stack.port, method: "GET", path: "/pages/repaired/")
@@ -80,22 +99,25 @@ import TestSupport
             #expect(try String(contentsOfFile: "\(clone)/index.html", encoding: .utf8).contains("id=\"total\""))
 
             let status = try Self.status(stack, id)
-            #expect(status["checks"] as? String == "checks 2/2, 1 to judge")
+            #expect(status["checks"] as? String == "checks 3/3")
             #expect(status["check_attempts"] as? Int == 2)
-            #expect((status["check_results"] as? [[String: Any]])?.map { $0["status"] as? String } == ["passed", "passed", "needs_judgement"])
+            #expect((status["check_results"] as? [[String: Any]])?.map { $0["status"] as? String } == ["passed", "passed", "passed"])
             #expect(status["pages_verified"] as? Bool == true)
             let table = try stack.finisher(["status"]).log
-            #expect(table.contains("checks 2/2, 1 to judge"))
+            #expect(table.contains("checks 3/3"))
         }
     }
 
     @Test func aRepairThatPassesFewerChecksIsNotPublished() throws {
         let steps = [
             try Self.answer("<!doctype html><title>Sales</title><h1 id=\"sum\">42</h1><p>first</p>"),
-            // Fixes the id but breaks the title: one passing check either way, so the later wins the tie…
+            try Self.verdict(true, "LICENSE holds the MIT text"),
+            // Fixes the id but breaks the title: two passing checks either way, so the later wins the tie…
             try Self.answer("<!doctype html><title>Sale</title><h1 id=\"total\">42</h1><p>second</p>"),
-            // …and this one passes none: never published.
+            try Self.verdict(true, "LICENSE holds the MIT text"),
+            // …and this one passes only the prose check: never published.
             try Self.answer("<!doctype html><title>x</title><h1 id=\"sum\">0</h1><p>third</p>"),
+            try Self.verdict(true, "LICENSE holds the MIT text"),
         ]
         try Self.withModel(steps) { stack, model, evaluator in
             let id = try stack.submit(["task": "kept", "nonce": "k", "checks": Self.checks, "evaluation_url": "\(evaluator.url)/n"])
@@ -103,12 +125,12 @@ import TestSupport
             #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
             let record = try Self.checkRecord(stack, id)
             let attempts = try #require(record["attempts"] as? [[String: Any]])
-            #expect(attempts.map { $0["summary"] as? String } == ["checks 1/2, 1 to judge", "checks 1/2, 1 to judge", "checks 0/2, 1 to judge"])
+            #expect(attempts.map { $0["summary"] as? String } == ["checks 2/3", "checks 2/3", "checks 1/3"])
             #expect(record["kept"] as? Int == 2)
             let page = try HTTPClient.send(port: stack.port, method: "GET", path: "/pages/kept/")
             #expect(page.text.contains("second") && !page.text.contains("third"))
             #expect(try evaluator.requests().count == 1)
-            #expect(try Self.status(stack, id)["checks"] as? String == "checks 1/2, 1 to judge")
+            #expect(try Self.status(stack, id)["checks"] as? String == "checks 2/3")
         }
     }
 
@@ -145,7 +167,9 @@ import TestSupport
             #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
             let attempts = try #require(try Self.checkRecord(stack, id)["attempts"] as? [[String: Any]])
             #expect(attempts.count == 2)
-            #expect(try model.requests().filter { ($0["path"] as? String)?.hasSuffix("/chat/completions") == true }.count == 2)
+            #expect(try Self.generations(model).count == 2)
+            // The judge got a generation's answer, not verdicts: the prose check stays open.
+            #expect((attempts[1]["results"] as? [[String: Any]])?.last?["status"] as? String == "needs_judgement")
             #expect(try evaluator.requests().count == 1)
         }
         // 180 s to the deadline, 120 of them kept for publishing: no time for a 60 s repair.

@@ -18,6 +18,8 @@ struct CheckStage: PipelineStage {
     let maximumAttempts: Int
     let generation: GenerateStage
     let scanner: SecretScanner
+    /// Judges prose checks against the tree; `nil` without an LLM (they are then skipped).
+    var judge: CheckJudge?
     /// Where earlier rounds' task files are (`nil`: no regression checks).
     let spool: SpoolDirectory?
 
@@ -87,7 +89,13 @@ struct CheckStage: PipelineStage {
                 return result
             }
             // Prose checks are judged against the tree by a model; with no model there is none.
-            if !generation.canRegenerate(task) {
+            if let judge, generation.canRegenerate(task) {
+                let files = (try? WorkTree.files(under: task.work.tree)) ?? [:]
+                let seconds = min(60, max(10, task.deadline.budget(reserving: Deadline.afterGeneration, minimum: 0)))
+                let judged = await judge.judge(results + earlier, tree: files, until: Date().addingTimeInterval(seconds))
+                results = Array(judged.prefix(results.count))
+                earlier = Array(judged.dropFirst(results.count))
+            } else {
                 results = results.map(Self.unjudged)
                 earlier = earlier.map(Self.unjudged)
             }
