@@ -31,6 +31,13 @@ public struct FetchGuard: Sendable {
     /// Checks `url` and returns its host and port; throws the refusal the model is told about.
     @discardableResult
     public func vet(_ url: URL) async throws(FetchError) -> (host: String, port: Int) {
+        let vetted = try await vetAddresses(url)
+        return (vetted.host, vetted.port)
+    }
+
+    /// `vet`, also returning the addresses that were checked (empty for an allowlisted host), so
+    /// a client can connect to exactly those and leave no window for a DNS answer that changes.
+    public func vetAddresses(_ url: URL) async throws(FetchError) -> (host: String, port: Int, addresses: [String]) {
         guard let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https" else {
             throw .unsupportedURL("only http and https URLs can be fetched, not \(url.scheme.map { "\($0):" } ?? "a relative URL")")
         }
@@ -39,7 +46,7 @@ public struct FetchGuard: Sendable {
         let host = FetchAllowlist.normalized(rawHost)
         let port = url.port ?? (scheme == "https" ? 443 : 80)
         guard (1...65_535).contains(port) else { throw .unsupportedURL("port \(port) is out of range") }
-        if allowlist.permits(host: host, port: port) { return (host, port) }
+        if allowlist.permits(host: host, port: port) { return (host, port, []) }
         let shown = Self.shown(url)
         if Self.metadataHosts.contains(host) {
             throw .refusedAddress(url: shown, reason: "\(host) is a cloud metadata service")
@@ -53,7 +60,7 @@ public struct FetchGuard: Sendable {
                 throw .refusedAddress(url: shown, reason: reason)
             }
         }
-        return (host, port)
+        return (host, port, addresses.map(\.description))
     }
 
     /// The URL as quoted back: without its query (which may carry someone's key) and at most 200 characters.

@@ -22,19 +22,23 @@ final class FetchTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable
 
     private let lock = NSLock()
     private let limit: Int
+    private let refusesDeclaredOversize: Bool
     private var body = Data()
     private var response: HTTPURLResponse?
     private var truncated = false
     private var expired = false
     private var continuation: CheckedContinuation<Outcome, Never>?
 
-    private init(limit: Int) {
+    private init(limit: Int, refusesDeclaredOversize: Bool) {
         self.limit = limit
+        self.refusesDeclaredOversize = refusesDeclaredOversize
     }
 
     /// Sends `request` and waits for its outcome: at most `limit` body bytes, `timeout` seconds.
-    static func run(_ request: URLRequest, limit: Int, timeout: TimeInterval) async -> Outcome {
-        let transfer = FetchTransfer(limit: limit)
+    /// With `refusesDeclaredOversize`, a response whose `Content-Length` is over the limit is cut
+    /// off at once, with no body (its head is useless to a caller that wants all of it).
+    static func run(_ request: URLRequest, limit: Int, timeout: TimeInterval, refusesDeclaredOversize: Bool = false) async -> Outcome {
+        let transfer = FetchTransfer(limit: limit, refusesDeclaredOversize: refusesDeclaredOversize)
         let configuration = URLSessionConfiguration.ephemeral
         configuration.httpCookieStorage = nil
         configuration.httpShouldSetCookies = false
@@ -89,11 +93,16 @@ final class FetchTransfer: NSObject, URLSessionDataDelegate, @unchecked Sendable
         completionHandler(.performDefaultHandling, nil)
     }
 
-    /// Keeps the response head.
+    /// Keeps the response head; a body that declares more than the limit is not downloaded at all
+    /// when the caller wants whole bodies only.
     func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
                     completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
-        lock.withLock { self.response = response as? HTTPURLResponse }
-        completionHandler(.allow)
+        let oversized = refusesDeclaredOversize && response.expectedContentLength > Int64(limit)
+        lock.withLock {
+            self.response = response as? HTTPURLResponse
+            if oversized { truncated = true }
+        }
+        completionHandler(oversized ? .cancel : .allow)
     }
 
     /// Keeps the body up to the limit; past it, stops the transfer and marks the body cut off.

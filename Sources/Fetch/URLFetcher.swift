@@ -10,16 +10,26 @@ public struct URLFetcher: Sendable {
     /// Which hosts may be reached.
     public var policy: FetchGuard
     /// Says who fetches and why, as public APIs ask (no browser disguise).
-    public var userAgent = "llm-deploy-finisher/1.0 (fetch_url tool of an LLM static-site generator; +https://github.com/llm-deploy)"
+    public var userAgent = URLFetcher.userAgent(contact: nil)
     /// The longest one fetch may take, redirects included.
     public var timeout: TimeInterval = 20
     /// The most body bytes read; the rest is not downloaded.
     public var maximumBytes = 2 << 20
     /// The most redirects followed.
     public var maximumRedirects = 5
+    /// Whether a body that declares more than `maximumBytes` is refused outright (nothing read)
+    /// rather than read up to the limit: for callers that store whole bodies only.
+    public var wholeBodiesOnly = false
 
     public init(policy: FetchGuard) {
         self.policy = policy
+    }
+
+    /// The User-Agent, with the operator's contact (an e-mail address or URL) when given: APIs
+    /// such as SEC EDGAR refuse automated clients that do not say how to reach their operator.
+    public static func userAgent(contact: String?) -> String {
+        let reach = contact.map { "; contact: \($0)" } ?? "; +https://github.com/llm-deploy"
+        return "llm-deploy-finisher/1.0 (fetch_url tool of an LLM static-site generator\(reach))"
     }
 
     /// What came back.
@@ -32,8 +42,10 @@ public struct URLFetcher: Sendable {
         public var contentType: String?
         /// The body, at most `maximumBytes`.
         public var body: Data
-        /// Whether the body went on past `maximumBytes`.
+        /// Whether the body went on past `maximumBytes` (or declared it would).
         public var truncated: Bool
+        /// The `Content-Length` the server declared, when it declared one.
+        public var declaredLength: Int64? = nil
         /// The redirects followed, in order (shown URLs).
         public var redirects: [String]
     }
@@ -56,7 +68,7 @@ public struct URLFetcher: Sendable {
             request.httpShouldHandleCookies = false
             request.setValue(userAgent, forHTTPHeaderField: "User-Agent")
             request.setValue("application/json, text/*;q=0.9, */*;q=0.5", forHTTPHeaderField: "Accept")
-            switch await FetchTransfer.run(request, limit: maximumBytes, timeout: remaining) {
+            switch await FetchTransfer.run(request, limit: maximumBytes, timeout: remaining, refusesDeclaredOversize: wholeBodiesOnly) {
             case .timedOut:
                 throw .timedOut(url: FetchGuard.shown(url), seconds: Int(timeout.rounded()))
             case .failed(let reason):
@@ -76,7 +88,8 @@ public struct URLFetcher: Sendable {
                 }
                 return Page(
                     url: FetchGuard.shown(url), status: response.statusCode,
-                    contentType: response.value(forHTTPHeaderField: "Content-Type"), body: body, truncated: truncated, redirects: redirects)
+                    contentType: response.value(forHTTPHeaderField: "Content-Type"), body: body, truncated: truncated,
+                    declaredLength: response.expectedContentLength >= 0 ? response.expectedContentLength : nil, redirects: redirects)
             }
         }
     }

@@ -22,6 +22,8 @@ struct FinisherContext {
     let spool: SpoolDirectory
     let generator: any Generator
     let fetchAllowlist: FetchAllowlist
+    /// `LLM_DEPLOY_NOTIFY_ALLOW`: non-public hosts notifications may still go to.
+    let notifyAllowlist: FetchAllowlist
     let logger: Logger
 
     init() throws {
@@ -37,6 +39,7 @@ struct FinisherContext {
             spool = try SpoolDirectory(root: configuration.spoolRoot)
             generator = try GeneratorSelection.make(environment: environment, logger: logger)
             fetchAllowlist = try FetchAllowlist(parsing: environment["LLM_DEPLOY_FETCH_ALLOW"])
+            notifyAllowlist = try FetchAllowlist(parsing: environment["LLM_DEPLOY_NOTIFY_ALLOW"], variable: "LLM_DEPLOY_NOTIFY_ALLOW")
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(78)
@@ -61,19 +64,24 @@ struct FinisherContext {
             spool: spool, dataRoot: configuration.dataRoot, deadline: configuration.deadline,
             stages: PipelineEngine.stages(
                 generator: generator, fallback: TemplateGenerator(), forge: forge,
-                notifier: HTTPNotifier(client: client),
                 scanner: SecretScanner(configuredSecrets: configuration.secrets),
                 pages: PagesVerifier(client: client),
                 attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: fetchAllowlist))),
                 documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now)),
-                notifyHorizon: configuration.notifyHorizon,
                 checks: configuration.checkSettings, checkAttempts: configuration.checkAttempts, spool: spool),
-            logger: logger)
+            logger: logger, multipleSenders: configuration.multipleSenders)
+        var notifications = NotifyQueue(
+            spool: spool,
+            stage: NotifyStage(notifier: HTTPNotifier(post: GuardedPost(policy: FetchGuard(allowlist: notifyAllowlist))), horizon: configuration.notifyHorizon, timeout: configuration.notifyTimeout),
+            dataRoot: configuration.dataRoot, logger: logger)
         // Crash injection for the integration tests: SIGKILL right after journaling this stage.
         if let stage = environment["LLM_DEPLOY_TEST_KILL_AFTER"].flatMap(Stage.init(rawValue:)) {
             engine.afterStage = { if $0 == stage { kill(getpid(), SIGKILL) } }
+            if stage == .notify { notifications.afterDelivery = { kill(getpid(), SIGKILL) } }
         }
-        return SpoolWorker(spool: spool, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots), engine: engine, logger: logger)
+        return SpoolWorker(
+            spool: spool, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots), engine: engine,
+            notifications: notifications, logger: logger)
     }
 }
 
@@ -133,6 +141,8 @@ extension FinisherCommand {
             guard let claim = try context.spool.claim(id.rawValue) else { throw ValidationError("\(id) is being processed by another Finisher") }
             let request = try TaskRequest.decodeSpoolFile(context.spool.contents(of: id.rawValue, in: .active))
             await worker.process(claim, request)
+            // Its notification (and any other due) in the foreground too.
+            try await worker.drain(generating: false)
             print("\(id): \(context.spool.state(of: id)?.rawValue ?? "gone")")
         }
     }

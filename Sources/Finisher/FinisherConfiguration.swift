@@ -9,6 +9,8 @@ struct FinisherConfiguration: Sendable {
     var slots: Int
     var deadline: TimeInterval
     var notifyHorizon: TimeInterval
+    /// One notification attempt's limit.
+    var notifyTimeout: TimeInterval
     var publicURL: String
     var forge: ForgeSettings
     var authorName: String
@@ -20,6 +22,9 @@ struct FinisherConfiguration: Sendable {
     var checksEnabled: Bool
     /// `LLM_DEPLOY_CHECK_ATTEMPTS`: trees checked per task, the first and its repairs.
     var checkAttempts: Int
+    /// Whether more than one sender can reach the service: `LLM_DEPLOY_SECRETS_FILE` lists
+    /// several, or lists one beside the shared `LLM_DEPLOY_SECRET` (which any other address may use).
+    var multipleSenders: Bool
 
     init(environment: ServiceEnvironment) throws(ConfigurationError) {
         spoolRoot = environment.spoolRoot
@@ -27,11 +32,14 @@ struct FinisherConfiguration: Sendable {
         slots = try environment.slots()
         deadline = TimeInterval(try environment.integer("LLM_DEPLOY_DEADLINE", default: 600, in: 10...86_400))
         notifyHorizon = TimeInterval(try environment.integer("LLM_DEPLOY_NOTIFY_HORIZON", default: 3600, in: 1...604_800))
+        notifyTimeout = TimeInterval(try environment.integer("LLM_DEPLOY_NOTIFY_TIMEOUT", default: 30, in: 1...300))
         publicURL = environment["LLM_DEPLOY_PUBLIC_URL"] ?? "http://127.0.0.1:8080"
         forge = try ForgeSettings(environment: environment)
         authorName = environment["LLM_DEPLOY_GIT_AUTHOR_NAME"] ?? "llm-deploy"
         authorEmail = environment["LLM_DEPLOY_GIT_AUTHOR_EMAIL"] ?? "llm-deploy@localhost"
         self.secrets = try Self.secrets(in: environment)
+        let listed = try environment.senderSecrets().count
+        multipleSenders = listed + (try environment.secret("LLM_DEPLOY_SECRET") == nil ? 0 : 1) >= 2
         switch environment["LLM_DEPLOY_CHECKS"] ?? "on" {
         case "on": checksEnabled = true
         case "off": checksEnabled = false

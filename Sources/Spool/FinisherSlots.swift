@@ -54,6 +54,20 @@ public struct FinisherSlots: Sendable {
         return nil
     }
 
+    /// Takes the notify lock (`slots/notify`), or returns `nil` when another Finisher holds it.
+    /// It is not one of the N slots: the one Finisher serving the notify queue neither needs a
+    /// slot nor keeps the Handler from starting Finishers for new tasks.
+    public func acquireNotifier() throws(SpoolError) -> Lease? {
+        try SpoolDirectory.makeDirectory(directory)
+        let path = "\(directory)/notify"
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw SpoolError("open", path: path, errno: errno) }
+        var request = Self.wholeFileLock(type: F_WRLCK)
+        if fcntl(fd, Self.setLock, &request) == 0 { return Lease(index: -1, descriptor: fd) }
+        close(fd)
+        return nil
+    }
+
     /// Whether at least one slot is free right now (a hint: it may be taken a moment later).
     public func anyFree() -> Bool {
         for index in 0..<count {

@@ -9,6 +9,13 @@ public import FoundationEssentials
 extension SpoolDirectory {
     /// File names in a queue, oldest first (by modification time, then name).
     public func entries(in state: SpoolState) -> [String] {
+        schedule(of: state).map(\.name)
+    }
+
+    /// A queue's entries with their modification times, earliest first. In `notify/` that time
+    /// is when the entry's next attempt is due (Postfix keeps a deferred message's next retry
+    /// time the same way), so the schedule costs one directory read and no journal.
+    public func schedule(of state: SpoolState) -> [(name: String, due: Date)] {
         let directory = "\(root)/\(state.rawValue)"
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
         return names.filter { !$0.hasPrefix(".") }
@@ -18,7 +25,18 @@ extension SpoolDirectory {
                 return (name, info.st_mtim.tv_sec, info.st_mtim.tv_nsec)
             }
             .sorted { ($0.1, $0.2, $0.0) < ($1.1, $1.2, $1.0) }
-            .map(\.0)
+            .map { ($0.0, Date(timeIntervalSince1970: TimeInterval($0.1) + TimeInterval($0.2) / 1e9)) }
+    }
+
+    /// Sets an entry's modification time (to the nanosecond): when a `notify/` entry is due, or
+    /// when a promoted `deferred/` entry joins the back of `incoming/`. Not flushed: after a
+    /// crash an entry is at worst due earlier than planned.
+    public func setDue(_ name: String, in state: SpoolState, at date: Date) throws(SpoolError) {
+        let path = "\(root)/\(state.rawValue)/\(name)"
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        let stamp = timespec(tv_sec: Int(seconds), tv_nsec: Int((date.timeIntervalSince1970 - seconds) * 1e9))
+        var times = [stamp, stamp]
+        guard utimensat(AT_FDCWD, path, &times, 0) == 0 else { throw SpoolError("utimensat", path: path, errno: errno) }
     }
 
     /// The modification time of a queue entry.

@@ -41,7 +41,8 @@ public final class SpoolDirectory: Sendable {
 
     /// The queue holding `id`, or `nil` if the spool has never seen it.
     ///
-    /// Files only move forward (incoming → active → done/failed/deferred) or back into
+    /// Files only move forward (incoming → active → notify/done/failed/deferred, notify →
+    /// done/failed) or back into
     /// `incoming`, so checking in this order cannot miss a file that moves during the check
     /// except into `incoming`, where delivery's exclusive link catches it.
     public func state(of id: TaskID) -> SpoolState? {
@@ -77,7 +78,7 @@ public final class SpoolDirectory: Sendable {
         }
         // The first check can miss a task moving back through incoming/ (a due deferred task
         // promoted and claimed meanwhile): look again now that ours is visible, and withdraw it.
-        if let other = [SpoolState.active, .deferred, .done, .failed].first(where: { access(path(of: id, in: $0), F_OK) == 0 }) {
+        if let other = [SpoolState.active, .notify, .deferred, .done, .failed].first(where: { access(path(of: id, in: $0), F_OK) == 0 }) {
             unlink(final)
             return .duplicate(other)
         }

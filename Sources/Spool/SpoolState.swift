@@ -4,6 +4,10 @@ public enum SpoolState: String, CaseIterable, Sendable, Codable {
     case incoming
     /// Claimed by a running Finisher, which holds a lock on the file.
     case active
+    /// Published; its notification is still to be delivered. The file's modification time is
+    /// when the next attempt is due. Served by the one Finisher holding the notify lock, never
+    /// in a generation slot.
+    case notify
     /// Waiting for its next attempt after a transient failure.
     case deferred
     /// Finished: published and notified.

@@ -3,7 +3,7 @@ public import FoundationEssentials
 /// The pipeline's stages, in order: the journal's vocabulary, shared with the Handler's status
 /// (docs/architecture.md, Stages).
 public enum Stage: String, CaseIterable, Sendable, Codable, Comparable {
-    case prepare, generate, scan, check, publish, pages, notify
+    case prepare, generate, scan, check, publish, pages, repair, notify
 
     public static func < (lhs: Stage, rhs: Stage) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
@@ -56,6 +56,9 @@ public struct TaskJournal: Sendable, Codable, Equatable {
 
     /// The outputs the notification and the status surface report.
     public struct Outputs: Sendable, Codable, Equatable {
+        /// The repository's name on the forge, decided once per task round (round 2 takes round
+        /// 1's from its journal).
+        public var repository: String?
         public var repoURL: String?
         public var commitSHA: String?
         public var pagesURL: String?
@@ -65,12 +68,46 @@ public struct TaskJournal: Sendable, Codable, Equatable {
         public var generationMode: String?
         /// Whether the Pages check saw the new commit's content before the notification.
         public var pagesVerified: Bool?
+        /// Attachments the generator replaced with its own file (a brief asking to fix an
+        /// attached script); the others were committed byte for byte.
+        public var replacedAttachments: [String]?
+        /// The forge's workflow runs that were looked at: a failed run of the published commit,
+        /// and the run of the one repair commit made for it.
+        public var workflowRuns: [WorkflowRun]?
 
         public init() {}
 
         enum CodingKeys: String, CodingKey {
-            case repoURL = "repo_url", commitSHA = "commit_sha", pagesURL = "pages_url"
+            case repository, repoURL = "repo_url", commitSHA = "commit_sha", pagesURL = "pages_url"
             case generator, pagesVerified = "pages_verified", generationMode = "generation_mode"
+            case replacedAttachments = "replaced_attachments", workflowRuns = "workflow_runs"
+        }
+    }
+
+    /// A workflow run of a published commit, as far as the Finisher followed it.
+    public struct WorkflowRun: Sendable, Codable, Equatable {
+        /// The commit the run built.
+        public var commitSHA: String
+        /// `failure`, `success`, or `pending` when it had not ended by the notification.
+        public var conclusion: String
+        /// The run's page, when the forge gave it.
+        public var url: String?
+        /// The job that failed.
+        public var job: String?
+        /// Whether this commit was the repair of an earlier failed run.
+        public var repair: Bool
+
+        public init(commitSHA: String, conclusion: String, url: String? = nil, job: String? = nil, repair: Bool) {
+            self.commitSHA = commitSHA
+            self.conclusion = conclusion
+            self.url = url
+            self.job = job
+            self.repair = repair
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case conclusion, url, job, repair
+            case commitSHA = "commit_sha"
         }
     }
 

@@ -11,6 +11,10 @@ public enum SpreadsheetError: Error, Sendable, Equatable, CustomStringConvertibl
     case malformed(part: String, reason: String)
     /// A part or the resulting CSV is over the reader's limits (a ZIP bomb, or a huge sheet).
     case tooLarge(String)
+    /// A CSV or JSON file that is not a table (unclosed quote, not an array of objects).
+    case notATable(String)
+    /// No sheet has the name or position asked for.
+    case noSuchSheet(String, available: [String])
 
     /// What is wrong, for a log line or a tool result.
     public var description: String {
@@ -23,6 +27,11 @@ public enum SpreadsheetError: Error, Sendable, Equatable, CustomStringConvertibl
             "the workbook's \(part) cannot be read: \(reason)"
         case .tooLarge(let what):
             "the workbook is too large to convert: \(what)"
+        case .notATable(let reason):
+            "not a table that can be converted: \(reason)"
+        case .noSuchSheet(let asked, let available):
+            "the workbook has no sheet \(asked.debugDescription); its sheets are "
+                + available.map(\.debugDescription).joined(separator: ", ") + " (name one, or give its position from 1)"
         }
     }
 }

@@ -17,11 +17,30 @@ extension SpreadsheetReader {
         var columns = 0
     }
 
-    /// The first `<sheet>` of `xl/workbook.xml`: its name and `r:id`, or `nil` when none is listed.
-    static func firstSheetReference(_ data: Data) throws(SpreadsheetError) -> (name: String, relationship: String?)? {
+    /// One `<sheet>` of `xl/workbook.xml`: its name and `r:id`.
+    struct SheetReference: Sendable, Equatable {
+        var name: String
+        var relationship: String?
+    }
+
+    /// Every `<sheet>` of `xl/workbook.xml` in order, and whether dates count from 1904
+    /// (`<workbookPr date1904="1"/>`, old Mac workbooks).
+    static func sheetReferences(_ data: Data) throws(SpreadsheetError) -> (sheets: [SheetReference], date1904: Bool) {
         let reader = WorkbookReader()
         try parse(data, part: "xl/workbook.xml", with: reader)
-        return reader.first
+        return (reader.sheets, reader.date1904)
+    }
+
+    /// The style indices (`s` of a cell) whose number format shows a date or a time, from
+    /// `xl/styles.xml`: `true` for a date (with or without a time), `false` for a time alone.
+    static func dateStyles(_ data: Data) throws(SpreadsheetError) -> [Int: Bool] {
+        let reader = StylesReader()
+        try parse(data, part: "xl/styles.xml", with: reader)
+        var styles: [Int: Bool] = [:]
+        for (index, format) in reader.cellFormats.enumerated() {
+            if let kind = DateFormat.kind(id: format, code: reader.formatCodes[format]) { styles[index] = kind }
+        }
+        return styles
     }
 
     /// `Id → Target` of `xl/_rels/workbook.xml.rels`.
@@ -39,8 +58,12 @@ extension SpreadsheetReader {
     }
 
     /// Every cell with a value in a worksheet part.
-    static func cells(_ data: Data, part: String, sharedStrings: [String], maximumCells: Int) throws(SpreadsheetError) -> Cells {
+    static func cells(
+        _ data: Data, part: String, sharedStrings: [String], maximumCells: Int, dateStyles: [Int: Bool] = [:], date1904: Bool = false
+    ) throws(SpreadsheetError) -> Cells {
         let reader = WorksheetReader(sharedStrings: sharedStrings, maximumCells: maximumCells)
+        reader.dateStyles = dateStyles
+        reader.date1904 = date1904
         try parse(data, part: part, with: reader)
         return reader.cells
     }
@@ -134,13 +157,40 @@ extension SpreadsheetReader {
         name.lastIndex(of: ":").map { name[name.index(after: $0)...] } ?? Substring(name)
     }
 
-    /// `<sheets><sheet name="…" sheetId="1" r:id="rId1"/>…`: keeps the first.
+    /// `<workbookPr date1904="1"/><sheets><sheet name="…" sheetId="1" r:id="rId1"/>…`.
     private final class WorkbookReader: PartReader {
-        var first: (name: String, relationship: String?)?
+        var sheets: [SheetReference] = []
+        var date1904 = false
 
         override func start(_ name: Substring, attributes: [String: String], parser: XMLParser) {
-            guard first == nil, name == "sheet" else { return }
-            first = (attributes["name"] ?? "Sheet1", attributes.first { key, _ in key.hasSuffix(":id") }?.value)
+            if name == "workbookPr" {
+                date1904 = ["1", "true"].contains(attributes["date1904"]?.lowercased() ?? "")
+            }
+            guard name == "sheet" else { return }
+            sheets.append(SheetReference(
+                name: attributes["name"] ?? "Sheet\(sheets.count + 1)", relationship: attributes.first { key, _ in key.hasSuffix(":id") }?.value))
+        }
+    }
+
+    /// `<styleSheet><numFmts><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>
+    /// <cellXfs><xf numFmtId="14"/>…</cellXfs>`: the number format of each cell style.
+    private final class StylesReader: PartReader {
+        var formatCodes: [Int: String] = [:]
+        var cellFormats: [Int] = []
+        private var inCellFormats = false
+
+        override func start(_ name: Substring, attributes: [String: String], parser: XMLParser) {
+            switch name {
+            case "numFmt":
+                if let id = attributes["numFmtId"].flatMap({ Int($0) }), let code = attributes["formatCode"] { formatCodes[id] = code }
+            case "cellXfs": inCellFormats = true
+            case "xf" where inCellFormats: cellFormats.append(attributes["numFmtId"].flatMap { Int($0) } ?? 0)
+            default: break
+            }
+        }
+
+        override func end(_ name: Substring, parser: XMLParser) {
+            if name == "cellXfs" { inCellFormats = false }
         }
     }
 
@@ -195,6 +245,10 @@ extension SpreadsheetReader {
         private var row = 0
         private var column = 0
         private var type = "n"
+        private var style = 0
+        /// Cell styles showing dates (`true`) or times alone (`false`).
+        var dateStyles: [Int: Bool] = [:]
+        var date1904 = false
         private var value: String?
         private var inline: String?
         private var capture: Capture = .none
@@ -222,6 +276,7 @@ extension SpreadsheetReader {
                 column = 0
             case "c":
                 type = attributes["t"] ?? "n"
+                style = attributes["s"].flatMap { Int($0) } ?? 0
                 value = nil
                 inline = nil
                 if let reference = attributes["r"] {
@@ -276,8 +331,15 @@ extension SpreadsheetReader {
                 text = value.map { $0.trimmingCharacters(in: .whitespaces) == "1" ? "TRUE" : "FALSE" }
             case "str":
                 text = value.map(SpreadsheetReader.unescaped)
-            default:
+            case "d":
                 text = value?.trimmingCharacters(in: .whitespacesAndNewlines)
+            default:
+                let number = value?.trimmingCharacters(in: .whitespacesAndNewlines)
+                if let number, let kind = dateStyles[style], let serial = Double(number) {
+                    text = DateFormat.iso(serial: serial, dateShown: kind, date1904: date1904) ?? number
+                } else {
+                    text = number
+                }
             }
             guard let text, !text.isEmpty else { return }
             count += 1

@@ -1,15 +1,16 @@
 import Foundation
 import ZIPFoundation
 
-/// The first sheet of an Excel workbook (`.xlsx`) as CSV text, for the prompt and the
-/// `read_file` tool: briefs ask to convert spreadsheets, and a model cannot read a ZIP archive.
+/// A sheet of an Excel workbook (`.xlsx`) as CSV text, for the prompt, `read_file` and
+/// `convert_file`: briefs ask to convert spreadsheets, and a model cannot read a ZIP archive.
 ///
-/// Reads `xl/workbook.xml` (the first sheet's name and relationship), `xl/_rels/workbook.xml.rels`
-/// (where that sheet is; `xl/worksheets/sheet1.xml` when the relationships say nothing),
-/// `xl/sharedStrings.xml` and the sheet itself. Shared strings, inline strings, numbers (as
-/// stored), booleans (`TRUE`/`FALSE`), errors and formula results (the cached value) are read;
-/// cell references are respected, so gaps become empty fields. Styles are not applied: a date
-/// is its serial number, as Excel stores it. Fields are quoted per RFC 4180 (a field with a
+/// Reads `xl/workbook.xml` (the sheets' names and relationships), `xl/_rels/workbook.xml.rels`
+/// (where each sheet is; `xl/worksheets/sheetN.xml` when the relationships say nothing),
+/// `xl/sharedStrings.xml`, `xl/styles.xml` and the sheet itself. Shared strings, inline
+/// strings, numbers (as stored), booleans (`TRUE`/`FALSE`), errors and formula results (the
+/// cached value) are read; cell references are respected, so gaps become empty fields. Of the
+/// styles only the number format matters: a cell formatted as a date or time is written as an
+/// ISO 8601 date or time rather than Excel's serial number. Fields are quoted per RFC 4180 (a field with a
 /// comma, quote or line break is quoted, quotes doubled); lines end with `lineEnding`.
 ///
 /// Untrusted input: every part is size-capped while it is decompressed (a declared size proves
@@ -46,28 +47,58 @@ public struct SpreadsheetReader: Sendable {
     /// The workbook's first sheet as CSV.
     /// - Throws: `SpreadsheetError` saying why the bytes are not a readable workbook.
     public func firstSheet(of workbook: Data) throws(SpreadsheetError) -> Sheet {
-        guard workbook.starts(with: [0x50, 0x4B]) else { throw .notAnArchive("it does not start with a ZIP signature") }
-        let archive: Archive
-        do {
-            archive = try Archive(data: workbook, accessMode: .read)
-        } catch {
-            throw .notAnArchive("\(error)")
-        }
-        var sheetName = "Sheet1"
-        var sheetPath = "xl/worksheets/sheet1.xml"
+        try sheet(nil, of: workbook)
+    }
+
+    /// The names of the workbook's sheets, in order.
+    public func sheetNames(of workbook: Data) throws(SpreadsheetError) -> [String] {
+        let archive = try open(workbook)
         guard let workbookXML = try part("xl/workbook.xml", in: archive) else { throw .missingPart("xl/workbook.xml") }
-        let first = try Self.firstSheetReference(workbookXML)
-        if let first {
-            sheetName = first.name
-            if let relationship = first.relationship, let rels = try part("xl/_rels/workbook.xml.rels", in: archive),
+        return try Self.sheetReferences(workbookXML).sheets.map(\.name)
+    }
+
+    /// One sheet as CSV: `selector` is its name (compared without case) or its 1-based position
+    /// (`"2"`); `nil` is the first. Cells formatted as dates or times are written as ISO 8601
+    /// (`2024-03-01`, `2024-03-01T14:30:00`, `14:30:00`).
+    /// - Throws: `SpreadsheetError.noSuchSheet` listing the sheets when none matches.
+    public func sheet(_ selector: String?, of workbook: Data) throws(SpreadsheetError) -> Sheet {
+        let archive = try open(workbook)
+        guard let workbookXML = try part("xl/workbook.xml", in: archive) else { throw .missingPart("xl/workbook.xml") }
+        let (references, date1904) = try Self.sheetReferences(workbookXML)
+        var chosen: SheetReference?
+        if let selector = selector?.trimmingCharacters(in: .whitespaces), !selector.isEmpty {
+            chosen = references.first { $0.name == selector } ?? references.first { $0.name.lowercased() == selector.lowercased() }
+            if chosen == nil, let position = Int(selector), references.indices.contains(position - 1) { chosen = references[position - 1] }
+            guard chosen != nil else { throw .noSuchSheet(selector, available: references.map(\.name)) }
+        } else {
+            chosen = references.first
+        }
+        var sheetName = chosen?.name ?? "Sheet1"
+        var sheetPath = "xl/worksheets/sheet1.xml"
+        if let chosen {
+            sheetName = chosen.name
+            if let relationship = chosen.relationship, let rels = try part("xl/_rels/workbook.xml.rels", in: archive),
                let target = try Self.relationshipTargets(rels)[relationship] {
                 sheetPath = target.hasPrefix("/") ? String(target.dropFirst()) : "xl/" + target
+            } else if let index = references.firstIndex(of: chosen) {
+                sheetPath = "xl/worksheets/sheet\(index + 1).xml"
             }
         }
         guard let sheetXML = try part(sheetPath, in: archive) else { throw .missingPart(sheetPath) }
         let shared = try part("xl/sharedStrings.xml", in: archive).map { data throws(SpreadsheetError) in try Self.sharedStrings(data) } ?? []
-        let cells = try Self.cells(sheetXML, part: sheetPath, sharedStrings: shared, maximumCells: maximumCells)
+        let dates = try part("xl/styles.xml", in: archive).map { data throws(SpreadsheetError) in try Self.dateStyles(data) } ?? [:]
+        let cells = try Self.cells(sheetXML, part: sheetPath, sharedStrings: shared, maximumCells: maximumCells, dateStyles: dates, date1904: date1904)
         return Sheet(name: sheetName, csv: try csv(cells), rows: cells.rows, columns: cells.columns)
+    }
+
+    /// The archive, or why the bytes are not one.
+    private func open(_ workbook: Data) throws(SpreadsheetError) -> Archive {
+        guard workbook.starts(with: [0x50, 0x4B]) else { throw .notAnArchive("it does not start with a ZIP signature") }
+        do {
+            return try Archive(data: workbook, accessMode: .read)
+        } catch {
+            throw .notAnArchive("\(error)")
+        }
     }
 
     /// The decompressed bytes of the entry at `path` (compared without case), or `nil`.

@@ -31,6 +31,8 @@ enum GeneratorFixtures {
         var generator = ChatCompletionsGenerator(baseURL: "\(peer.url)/v1/", apiKey: key, model: model, logger: logs.logger)
         generator.client.minimumAttemptTime = 0.5
         generator.client.backoffBase = 0.2
+        // Each test's own memory of what the endpoint refused: a later stub may reuse the port.
+        generator.client.capabilities = CapabilityMemory()
         return generator
     }
 
@@ -47,7 +49,11 @@ enum GeneratorFixtures {
     /// The messages of a recorded request as (role, content) pairs.
     static func messages(_ record: [String: Any]) -> [(role: String, content: String)] {
         let body = record["body"] as? [String: Any] ?? [:]
-        return (body["messages"] as? [[String: Any]] ?? []).map { ($0["role"] as? String ?? "", $0["content"] as? String ?? "") }
+        return (body["messages"] as? [[String: Any]] ?? []).map { message in
+            // A turn with images has content parts: its text parts, joined.
+            let parts = (message["content"] as? [[String: Any]])?.compactMap { $0["text"] as? String }.joined(separator: "\n")
+            return (message["role"] as? String ?? "", message["content"] as? String ?? parts ?? "")
+        }
     }
 
     /// The tree as UTF-8 text, for readable expectations.

@@ -29,7 +29,7 @@ struct GeneratorParserTests {
         #expect(answer.changes.files == [.init(path: "a.txt", content: "A")])
         #expect(answer.problems == [
             "delete[0] must be a path string", "files[1] has no \"path\" string",
-            "files[2] (\"c.txt\") has no \"content\" string", "files[3] must be an object {\"path\": …, \"content\": …}",
+            "files[2] (\"c.txt\") has no \"content\" string (nor a \"from\" source)", "files[3] must be an object {\"path\": …, \"content\": …}",
         ])
     }
 
@@ -133,18 +133,33 @@ struct GeneratorParserTests {
             .init(path: "big.txt", content: String(repeating: "x", count: RepositoryDocuments.maximumFileSize + 1)),
             .init(path: "docs", content: "a file where a directory is"), .init(path: "docs/a.md", content: "A"),
         ], deletions: ["../etc", "README.md", "gone.txt", "old/"])
-        let review = changes.reviewed(existing: ["old/a.js": Data(), "old/b.js": Data(), "README.md": Data()], attachmentNames: ["uid.txt"])
-        #expect(review.accepted.files.map(\.path) == ["index.html"])
+        let review = changes.reviewed(existing: ["old/a.js": Data(), "old/b.js": Data(), "README.md": Data()], attachments: ["uid.txt": Data("id-1\n".utf8)])
+        // A file under an attachment's name replaces it (a brief may ask to fix an attached file).
+        #expect(review.accepted.files.map(\.path) == ["index.html", "uid.txt"])
         #expect(review.accepted.deletions == ["old"])
         #expect(review.problems.count == 6)
         for fragment in ["\"../x.txt\"", "\"img/logo.png\" is a binary format", "\"nul.txt\" contains NUL", "\"big.txt\" is",
                          "\"docs\" would be both a file and the directory of \"docs/a.md\"", "delete entry \"../etc\""] {
             #expect(review.problems.contains { $0.contains(fragment) }, "\(fragment)")
         }
-        #expect(review.notes.count == 4)
-        #expect(GeneratedChanges().reviewed(existing: [:], attachmentNames: []).problems == [
+        #expect(review.notes.count == 3)
+        #expect(GeneratedChanges().reviewed(existing: [:], attachments: [:]).problems == [
             "no files were returned: return every file of the app, starting with index.html",
         ])
+    }
+
+    @Test func aCopyOfAnAttachmentKeepsTheAttachmentsBytes() {
+        let attachments = ["uid.txt": Data("uid-7f3a".utf8), "notes.txt": Data("a\r\nb\n".utf8)]
+        let changes = GeneratedChanges(files: [
+            .init(path: "uid.txt", content: "uid-7f3a\n"), .init(path: "notes.txt", content: "a\nb"), .init(path: "index.html", content: "<p>"),
+        ])
+        let review = changes.reviewed(existing: [:], attachments: attachments)
+        #expect(review.accepted.files.map(\.path) == ["index.html"])
+        #expect(review.problems.isEmpty)
+        #expect(review.notes.filter { $0.contains("the same as the attachment") }.count == 2)
+        #expect(review.accepted.replacing(attachments).isEmpty)
+        let fixed = GeneratedChanges(files: [.init(path: "notes.txt", content: "a\nc\n")]).reviewed(existing: [:], attachments: attachments)
+        #expect(fixed.accepted.replacing(attachments) == ["notes.txt"])
     }
 
     @Test func longTextKeepsItsHeadAndTail() {

@@ -43,7 +43,8 @@ struct GeneratorTests {
         let schema = try #require(format["json_schema"] as? [String: Any])
         #expect(format["type"] as? String == "json_schema")
         #expect(schema["strict"] as? Bool == true)
-        #expect(Set(body.keys) == ["model", "messages", "response_format"])
+        #expect(Set(body.keys) == ["model", "messages", "response_format", "max_tokens"])
+        #expect(body["max_tokens"] as? Int == 16_384)
 
         // Usage is logged; the key is in no log line.
         let usage = try #require(logs.lines.first { $0.contains("chat completion") })
@@ -64,7 +65,7 @@ struct GeneratorTests {
         ]
         let checks = ["document.querySelector(\"#total\").textContent.includes(`42`)", "Repo has MIT license"]
         let stub = try F.stub(key: key, script: ["steps": [[
-            "content": F.answer(["index.html": Self.page, "uid.txt": "rewritten", "LICENSE": "not ours"]),
+            "content": F.answer(["index.html": Self.page, "uid.txt": "uid-7f3a", "LICENSE": "not ours"]),
         ]]])
         let brief = F.brief(checks: checks, attachments: attachments)
         let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(brief, budget: 10).tree
@@ -79,8 +80,8 @@ struct GeneratorTests {
         #expect(user.contains("## logo.png") && user.contains("image/png, 13 bytes") && user.contains("Binary, not shown"))
         #expect(user.contains("## q1.xlsx") && user.contains("spreadsheet (binary)"))
 
-        // Attachments and LICENSE are the pipeline's: the model's versions are dropped, and the
-        // assembled repository carries the attachments byte for byte.
+        // LICENSE is the pipeline's, and a copy of an attachment (its final newline dropped) is
+        // no replacement: the assembled repository carries the attachments byte for byte.
         #expect(Set(tree.keys) == ["index.html"])
         let documents = RepositoryDocuments(licenseHolder: "llm-deploy", year: 2025)
         let repository = try documents.assemble(GenerationReport(tree: tree), attachments: attachments, request: brief.request)
@@ -280,16 +281,19 @@ struct GeneratorTests {
         #expect(user.contains("# Brief\n\nAdd a running total."))
     }
 
-    @Test func aServerThatRefusesResponseFormatIsAskedWithoutIt() async throws {
+    @Test func aServerThatRefusesResponseFormatStepsDownToJSONModeThenToFencedFiles() async throws {
         let key = "sk-test-\(UUID().uuidString)"
         let stub = try F.stub(key: key, script: ["steps": [
             ["status": 400, "param": "response_format", "message": "response_format of type json_schema is not supported"],
-            ["expect": ["response_format": "none"], "content": "```html index.html\n\(Self.page)```\n"],
+            ["expect": ["response_format": "json_object"], "status": 400, "param": "response_format", "message": "json_object is not supported either"],
+            ["expect": ["response_format": "none", "system_contains": "its own fenced code block"], "content": "Built it.\n\n```html index.html\n\(Self.page)```\n"],
         ]])
-        let tree = try await F.generator(stub, key: key, logs: LogRecorder()).generate(F.brief(), budget: 10).tree
+        let generator = F.generator(stub, key: key, logs: LogRecorder())
+        let tree = try await generator.generate(F.brief(), budget: 10).tree
         #expect(F.text(tree) == ["index.html": Self.page])
-        let bodies = try F.completions(stub).compactMap { $0["body"] as? [String: Any] }
-        #expect(bodies.map { $0["response_format"] != nil } == [true, false])
+        let formats = try F.completions(stub).compactMap { ($0["body"] as? [String: Any]).map { ($0["response_format"] as? [String: Any])?["type"] as? String } }
+        #expect(formats == ["json_schema", "json_object", nil])
+        #expect(generator.client.known(model: "test-model").output == .plain)
     }
 
     @Test func aRefusedKeyFailsWithoutRevealingIt() async throws {

@@ -14,15 +14,15 @@ import TestSupport
     typealias E = EngineFixtures
 
     @Test func theStageListIsTheJournalsVocabularyInOrder() {
-        let stages = E.standardStages(forge: FakeForge(), notifier: FakeNotifier(statuses: [200]))
-        #expect(stages.map(\.stage) == Stage.allCases)
+        let stages = E.standardStages(forge: FakeForge())
+        // notify is the notify queue's, run apart from the slots.
+        #expect(stages.map(\.stage) + [.notify] == Stage.allCases)
     }
 
     @Test func aTaskRunsEveryStageInOrderAndIsJournaledAfterEach() async throws {
         let fixture = try E()
         let forge = FakeForge()
-        let notifier = FakeNotifier(statuses: [200])
-        var engine = fixture.engine(E.standardStages(forge: forge, notifier: notifier))
+        var engine = fixture.engine(E.standardStages(forge: forge))
         let seen = Mutex<[Stage]>([])
         let spool = fixture.spool
         let id = fixture.request.id
@@ -33,14 +33,12 @@ import TestSupport
         }
         var journal = fixture.journal()
         let outcome = await engine.run(fixture.request, journal: &journal)
-        #expect(outcome == .done)
-        #expect(journal.completed == Stage.allCases)
-        #expect(seen.withLock { $0 } == Stage.allCases)
-        #expect(journal.attempts.map(\.outcome) == Array(repeating: "completed", count: Stage.allCases.count))
+        #expect(outcome == .published)
+        #expect(journal.completed == E.generation)
+        #expect(seen.withLock { $0 } == E.generation)
+        #expect(journal.attempts.map(\.outcome) == Array(repeating: "completed", count: E.generation.count))
         #expect(journal.outputs.generator == "template")
         #expect(journal.outputs.commitSHA == forge.commit.commitSHA)
-        let delivered = notifier.delivered
-        #expect(delivered.count == 1 && delivered.first?.commitSHA == forge.commit.commitSHA && delivered.first?.nonce == fixture.request.nonce)
         // The tree that was published is the assembled one: the template's page, our LICENSE.
         let published = try #require(forge.publications.first)
         #expect(published.files["index.html"] != nil && published.files["LICENSE"] != nil)
@@ -53,7 +51,7 @@ import TestSupport
         let engine = fixture.engine(Stage.allCases.map { RecordingStage(stage: $0, log: calls) })
         var journal = fixture.journal()
         journal.completed = Stage.allCases.filter { $0 <= last }
-        #expect(await engine.run(fixture.request, journal: &journal) == .done)
+        #expect(await engine.run(fixture.request, journal: &journal) == .published)
         #expect(calls.stages == Stage.allCases.filter { $0 > last })
         #expect(journal.completed == Stage.allCases)
     }
@@ -62,7 +60,7 @@ import TestSupport
         let fixture = try E()
         let calls = StageLog()
         let failing = RecordingStage(stage: .publish, log: calls, failures: [.transient("HTTP 503", retryAfter: 42)])
-        let stages: [any PipelineStage] = Stage.allCases.map { $0 == .publish ? failing : RecordingStage(stage: $0, log: calls) }
+        let stages: [any PipelineStage] = E.generation.map { $0 == .publish ? failing : RecordingStage(stage: $0, log: calls) }
         let engine = fixture.engine(stages)
         var journal = fixture.journal()
         let before = Date()
@@ -77,8 +75,8 @@ import TestSupport
         // The journal on disk says the same: a new process resumes at publish.
         #expect(try fixture.spool.readJournal(journal.id)?.completed == [.prepare, .generate, .scan, .check])
 
-        #expect(await engine.run(fixture.request, journal: &journal) == .done)
-        #expect(calls.stages == [.prepare, .generate, .scan, .check, .publish, .publish, .pages, .notify])
+        #expect(await engine.run(fixture.request, journal: &journal) == .published)
+        #expect(calls.stages == [.prepare, .generate, .scan, .check, .publish, .publish, .pages, .repair])
     }
 
     @Test func withoutADelayFromThePeerTheBackOffGrowsWithTheDeferrals() async throws {
@@ -112,17 +110,17 @@ import TestSupport
     @Test func stagesWhoseWorkIsGoneRunAgainBeforePublishingButNotAfter() async throws {
         let fixture = try E()
         let forge = FakeForge()
-        let engine = fixture.engine(E.standardStages(forge: forge, notifier: FakeNotifier(statuses: [200])))
+        let engine = fixture.engine(E.standardStages(forge: forge))
         var journal = fixture.journal()
-        #expect(await engine.run(fixture.request, journal: &journal) == .done)
+        #expect(await engine.run(fixture.request, journal: &journal) == .published)
 
         // Journaled up to scan, but the data directory was wiped: everything is redone.
         let work = WorkTree(dataRoot: fixture.data, id: journal.id)
         var wiped = fixture.journal()
         wiped.completed = [.prepare, .generate, .scan]
         try FileManager.default.removeItem(at: work.root)
-        #expect(await engine.run(fixture.request, journal: &wiped) == .done)
-        #expect(wiped.attempts.map(\.stage) == Stage.allCases)
+        #expect(await engine.run(fixture.request, journal: &wiped) == .published)
+        #expect(wiped.attempts.map(\.stage) == E.generation)
 
         // Once published, a missing work directory no longer matters. (A journal written before
         // the check stage existed lacks it: it completes at once, checking nothing.)
@@ -130,8 +128,8 @@ import TestSupport
         published.completed = [.prepare, .generate, .scan, .publish]
         published.outputs = wiped.outputs
         try FileManager.default.removeItem(at: work.root)
-        #expect(await engine.run(fixture.request, journal: &published) == .done)
-        #expect(published.attempts.map(\.stage) == [.check, .pages, .notify])
+        #expect(await engine.run(fixture.request, journal: &published) == .published)
+        #expect(published.attempts.map(\.stage) == [.check, .pages, .repair])
         #expect(published.checks == nil)
         #expect(forge.publications.count == 2)
     }
@@ -141,8 +139,8 @@ import TestSupport
         let forge = FakeForge()
         let broken = ScriptedGenerator(name: "model", answers: [.failure(.transient("HTTP 500"))])
         var journal = fixture.journal()
-        #expect(await fixture.engine(E.standardStages(generator: broken, forge: forge, notifier: FakeNotifier(statuses: [200])))
-            .run(fixture.request, journal: &journal) == .done)
+        #expect(await fixture.engine(E.standardStages(generator: broken, forge: forge))
+            .run(fixture.request, journal: &journal) == .published)
         #expect(journal.outputs.generator == "template")
 
         // A model whose first tree has a credential is asked again, told why; the second is published.
@@ -151,29 +149,53 @@ import TestSupport
             .success(["index.html": Data("<p>clean</p>".utf8)]),
         ])
         var second = fixture.journal()
-        #expect(await fixture.engine(E.standardStages(generator: leaky, forge: forge, notifier: FakeNotifier(statuses: [200])))
-            .run(fixture.request, journal: &second) == .done)
+        #expect(await fixture.engine(E.standardStages(generator: leaky, forge: forge))
+            .run(fixture.request, journal: &second) == .published)
         #expect(leaky.feedback.count == 2 && leaky.feedback[0] == nil && (leaky.feedback[1] ?? "").contains("credential-like"))
         #expect(forge.publications.last?.files["index.html"] == Data("<p>clean</p>".utf8))
     }
 
-    @Test func theNotifyStageJournalsEveryAttemptAndDefersPastItsInProcessLimit() async throws {
+    @Test func aNotifyAttemptIsJournaledAndTheVerdictSaysWhatNext() async throws {
         let fixture = try E()
-        let notifier = FakeNotifier(statuses: [503, 503, 503])
-        var notify = NotifyStage(notifier: notifier, horizon: 3600)
-        notify.schedule = NotificationSchedule(first: 0.01, cap: 0.02, inProcessLimit: 0.03)
-        let engine = fixture.engine([notify])
         var journal = fixture.journal()
         journal.outputs.repoURL = "http://forge/r"
         journal.outputs.commitSHA = "abc"
         journal.outputs.pagesURL = "http://forge/pages/r/"
-        guard case .deferred(_, let reason) = await engine.run(fixture.request, journal: &journal) else {
-            Issue.record("expected a deferral")
+        let notifier = FakeNotifier(answers: [
+            .init(status: 503, retryAfter: 120), .init(status: 302, location: "http://elsewhere.test/x"), .init(status: 500), .init(status: 200),
+        ])
+        let stage = NotifyStage(notifier: notifier, horizon: 3600)
+        let before = Date()
+        // The evaluator's Retry-After is honoured (it is longer than the schedule's 1 s).
+        guard case .resend(let at, let reason) = await stage.attempt(fixture.request, journal: &journal) else {
+            Issue.record("expected a resend")
             return
         }
-        #expect(reason == "notify: the evaluator answered HTTP 503")
-        #expect(journal.notifications.map(\.status) == [503, 503, 503])
-        #expect(try fixture.spool.readJournal(journal.id)?.notifications.count == 3)
+        #expect(at.timeIntervalSince(before) >= 120 && at.timeIntervalSince(before) < 122 && reason.contains("503"))
+        // A redirect is a failed attempt that names where it pointed; the schedule goes on (2 s).
+        guard case .resend(let next, let redirect) = await stage.attempt(fixture.request, journal: &journal) else {
+            Issue.record("expected a resend")
+            return
+        }
+        #expect(next.timeIntervalSinceNow < 3 && redirect.contains("302") && redirect.contains("http://elsewhere.test/x"))
+        _ = await stage.attempt(fixture.request, journal: &journal)
+        #expect(await stage.attempt(fixture.request, journal: &journal) == .delivered)
+        #expect(journal.notifications.map(\.status) == [503, 302, 500, 200])
+        #expect(journal.completed.last == .notify)
+        #expect(journal.attempts.map(\.outcome) == ["transient", "transient", "transient", "completed"])
+        #expect(notifier.delivered.count == 4 && notifier.delivered[0].commitSHA == "abc")
+
+        // Past the horizon the task fails; a refused address fails at once.
+        var late = journal
+        late.completed.removeLast()
+        late.receivedAt = Date().addingTimeInterval(-3599)
+        #expect(await NotifyStage(notifier: FakeNotifier(answers: [.init(status: 500)]), horizon: 3600).attempt(fixture.request, journal: &late)
+            == .failed("no 200 from the evaluator within the notify horizon after 5 attempts; last: the evaluator answered HTTP 500"))
+        var refused = fixture.journal()
+        refused.outputs = journal.outputs
+        let refusing = FakeNotifier(answers: [], failure: NotificationFailure(description: "refused: a loopback address", isRefusal: true))
+        #expect(await NotifyStage(notifier: refusing, horizon: 3600).attempt(fixture.request, journal: &refused) == .failed("refused: a loopback address"))
+        #expect(refused.attempts.last?.outcome == "permanent")
     }
 }
 
@@ -203,15 +225,16 @@ struct EngineFixtures {
 
     /// The production stage list around in-process seams. The Pages wait ends at once: the
     /// fake forge reports its deployment failed (the page itself is never fetched here).
-    static func standardStages(
-        generator: any Generator = TemplateGenerator(), forge: FakeForge, notifier: FakeNotifier
-    ) -> [any PipelineStage] {
+    static func standardStages(generator: any Generator = TemplateGenerator(), forge: FakeForge) -> [any PipelineStage] {
         PipelineEngine.stages(
-            generator: generator, fallback: TemplateGenerator(), forge: forge, notifier: notifier,
+            generator: generator, fallback: TemplateGenerator(), forge: forge,
             scanner: SecretScanner(configuredSecrets: []), pages: PagesVerifier(client: WebClient()),
             attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: .none))),
-            documents: RepositoryDocuments(licenseHolder: "test", year: 2026), notifyHorizon: 3600)
+            documents: RepositoryDocuments(licenseHolder: "test", year: 2026))
     }
+
+    /// The stages the engine runs: all but notify.
+    static let generation = Stage.allCases.filter { $0 != .notify }
 }
 
 /// Records which stages ran, in order, across engine runs.
@@ -259,20 +282,24 @@ final class FakeForge: Forge {
     }
 }
 
-/// An evaluator in memory answering the scripted statuses in turn (the last one repeats).
+/// An evaluator in memory answering the scripted answers in turn (the last one repeats), or
+/// failing every delivery with `failure`.
 final class FakeNotifier: Notifier {
-    private let state: Mutex<(statuses: [Int], delivered: [NotificationPayload])>
+    private let state: Mutex<(answers: [NotificationAnswer], delivered: [NotificationPayload])>
+    private let failure: NotificationFailure?
 
-    init(statuses: [Int]) {
-        state = Mutex((statuses, []))
+    init(answers: [NotificationAnswer], failure: NotificationFailure? = nil) {
+        state = Mutex((answers, []))
+        self.failure = failure
     }
 
     var delivered: [NotificationPayload] { state.withLock { $0.delivered } }
 
-    func deliver(_ payload: NotificationPayload, to url: String, timeout: TimeInterval) async throws(WebClient.Failure) -> Int {
-        state.withLock {
+    func deliver(_ payload: NotificationPayload, to url: String, timeout: TimeInterval) async throws(NotificationFailure) -> NotificationAnswer {
+        if let failure { throw failure }
+        return state.withLock {
             $0.delivered.append(payload)
-            return $0.statuses.count > 1 ? $0.statuses.removeFirst() : $0.statuses[0]
+            return $0.answers.count > 1 ? $0.answers.removeFirst() : $0.answers[0]
         }
     }
 }

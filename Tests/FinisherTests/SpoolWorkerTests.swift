@@ -16,10 +16,17 @@ import TestSupport
             checks: [], evaluationURL: "http://127.0.0.1:9/notify", attachments: [], receivedAt: receivedAt)
     }
 
+    /// A worker whose engine runs `stages` and then a stand-in for `publish` that says where the
+    /// round landed, and whose notify queue reaches an evaluator in memory that answers 200.
     func worker(_ stages: [any PipelineStage], slots: Int = 1) throws -> SpoolWorker {
         let spool = try SpoolDirectory(root: "\(home)/spool")
-        let engine = PipelineEngine(spool: spool, dataRoot: "\(home)/data", deadline: 600, stages: stages, logger: Logger(label: "worker-test"))
-        return SpoolWorker(spool: spool, slots: FinisherSlots(spoolRoot: spool.root, count: slots), engine: engine, logger: Logger(label: "worker-test"))
+        let logger = Logger(label: "worker-test")
+        let engine = PipelineEngine(spool: spool, dataRoot: "\(home)/data", deadline: 600, stages: stages + [LandingStage()], logger: logger)
+        let notifications = NotifyQueue(
+            spool: spool, stage: NotifyStage(notifier: FakeNotifier(answers: [NotificationAnswer(status: 200)]), horizon: 3600),
+            dataRoot: "\(home)/data", logger: logger)
+        return SpoolWorker(
+            spool: spool, slots: FinisherSlots(spoolRoot: spool.root, count: slots), engine: engine, notifications: notifications, logger: logger)
     }
 
     @Test func drainRunsEveryDueTaskOnceAndRoundTwoOnlyAfterRoundOne() async throws {
@@ -76,5 +83,16 @@ import TestSupport
         held.release()
         try await worker.drain()
         #expect(worker.spool.state(of: task.id) == .done && log.stages == [.prepare])
+    }
+}
+
+/// Says where the round landed, as `publish` does, without a forge.
+struct LandingStage: PipelineStage {
+    let stage = Stage.publish
+
+    func run(_ task: inout TaskRun) async throws(PipelineError) {
+        task.journal.outputs.repoURL = "http://forge.test/\(task.request.task)"
+        task.journal.outputs.commitSHA = String(repeating: "a", count: 40)
+        task.journal.outputs.pagesURL = "http://forge.test/pages/\(task.request.task)/"
     }
 }

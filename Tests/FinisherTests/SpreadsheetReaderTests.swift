@@ -86,7 +86,8 @@ struct SpreadsheetReaderTests {
         ]
         let user = GenerationPrompt().user(for: GeneratorFixtures.brief(text: "Convert scores.xlsx to scores.csv.", attachments: attachments))
         #expect(user.contains("## scores.xlsx"))
-        #expect(user.contains("Its first sheet, \"Scores\" (6 rows × 4 columns), converted to CSV:\n```csv\n" + T.scoresCSV + "```"))
+        #expect(user.contains("Its first sheet, \"Scores\" (6 rows × 4 columns), converted to CSV (dates as ISO dates):\n```csv\n" + T.scoresCSV + "```\n"
+            + "To commit a sheet as CSV or JSON, name the workbook as the file's source rather than copying the data."))
         #expect(user.contains("## legacy.xls") && user.contains("spreadsheet (binary), not shown"))
     }
 }

@@ -11,9 +11,9 @@ enum ToolLoopFixtures {
     /// A Chat Completions generator for `peer` with the tool loop on, `allow` as the operator's
     /// `LLM_DEPLOY_FETCH_ALLOW`, and `adjust` applied to its settings.
     static func generator(
-        _ peer: Peer, key: String, logs: LogRecorder, allow: String = "", adjust: (inout ToolLoopSettings) -> Void = { _ in }
+        _ peer: Peer, key: String, logs: LogRecorder, allow: String = "", contact: String? = nil, adjust: (inout ToolLoopSettings) -> Void = { _ in }
     ) throws -> ChatCompletionsGenerator {
-        var settings = ToolLoopSettings(allowlist: try FetchAllowlist(parsing: allow))
+        var settings = ToolLoopSettings(allowlist: try FetchAllowlist(parsing: allow), contact: contact)
         settings.fetcher.timeout = 15
         adjust(&settings)
         var generator = GeneratorFixtures.generator(peer, key: key, logs: logs)
@@ -74,14 +74,16 @@ enum ToolLoopFixtures {
     /// An Excel-shaped workbook: content types, package relationships, `xl/workbook.xml` naming
     /// `sheets` (name, target under `xl/`) in order, their relationships, the worksheets and,
     /// when given, `xl/sharedStrings.xml`.
-    static func workbook(sheets: [(name: String, target: String, xml: String)], sharedStrings: [String]? = nil) throws -> Data {
+    static func workbook(
+        sheets: [(name: String, target: String, xml: String)], sharedStrings: [String]? = nil, properties: String = "", extra: [(String, String)] = []
+    ) throws -> Data {
         let header = #"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>"# + "\n"
         var parts: [(String, String)] = [
             ("[Content_Types].xml", header + #"<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/></Types>"#),
             ("_rels/.rels", header + #"<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#),
         ]
         let listed = sheets.enumerated().map { #"<sheet name="\#($1.name)" sheetId="\#($0 + 1)" r:id="rId\#($0 + 1)"/>"# }.joined()
-        parts.append(("xl/workbook.xml", header + #"<workbook xmlns="\#(main)" xmlns:r="\#(relationships)"><sheets>\#(listed)</sheets></workbook>"#))
+        parts.append(("xl/workbook.xml", header + #"<workbook xmlns="\#(main)" xmlns:r="\#(relationships)">\#(properties)<sheets>\#(listed)</sheets></workbook>"#))
         let rels = sheets.enumerated().map {
             #"<Relationship Id="rId\#($0 + 1)" Type="\#(relationships)/worksheet" Target="\#($1.target)"/>"#
         }.joined()
@@ -92,7 +94,7 @@ enum ToolLoopFixtures {
         if let sharedStrings {
             parts.append(("xl/sharedStrings.xml", header + #"<sst xmlns="\#(main)" count="\#(sharedStrings.count)" uniqueCount="\#(sharedStrings.count)">\#(sharedStrings.joined())</sst>"#))
         }
-        return try zip(parts)
+        return try zip(parts + extra)
     }
 
     /// The scores workbook: shared strings (one rich, one with a phonetic hint), inline
@@ -131,8 +133,9 @@ enum ToolLoopFixtures {
 }
 
 /// A loopback HTTP server for `fetch_url` tests (Python's `ThreadingHTTPServer`, started as a
-/// subprocess): serves files from a directory, `/redirect?to=URL` (302), `/slow?s=N` and
-/// `/big?n=N`, and records every request's path and headers at `/_fixture/requests`.
+/// subprocess): serves files from a directory, `/redirect?to=URL` (302), `/slow?s=N`,
+/// `/big?n=N` and `/huge` (declares a 10 GB body), a 302 for a path whose `PATH.redirect` file
+/// names the target, a directory's `index.json` for its own path, and records every request's path and headers at `/_fixture/requests`.
 final class FixtureServer: @unchecked Sendable {
     let server: Peer
     let root: String
@@ -142,7 +145,11 @@ final class FixtureServer: @unchecked Sendable {
     /// Starts the server over a new directory holding `files`.
     init(files: [String: String]) throws {
         root = Paths.temporaryDirectory("fixture")
-        for (name, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(root)/\(name)")) }
+        for (name, text) in files {
+            let file = URL(fileURLWithPath: "\(root)/\(name)")
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: file)
+        }
         server = try Peer(python: ["-c", Self.program, root], label: "the fixture server")
     }
 
@@ -202,7 +209,25 @@ final class FixtureServer: @unchecked Sendable {
                     return self.reply(200, b"late", "text/plain")
                 if url.path == "/big":
                     return self.reply(200, b"x" * int(query["n"][0]), "text/plain")
+                if url.path == "/huge":
+                    # Declares 10 GB and sends a little: a client must not trust it will fit.
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(10 * 1024 ** 3))
+                    self.end_headers()
+                    try:
+                        self.wfile.write(b"[" + b"0," * 1000)
+                        self.wfile.flush()
+                    except OSError:
+                        pass
+                    self.close_connection = True
+                    return
                 path = os.path.join(root, url.path.lstrip("/"))
+                if os.path.isdir(path):
+                    path = os.path.join(path, "index.json")
+                if os.path.isfile(path + ".redirect"):
+                    with open(path + ".redirect", encoding="utf-8") as handle:
+                        return self.reply(302, b"", "text/plain", [("Location", handle.read().strip())])
                 if os.path.isfile(path):
                     kind = "application/json" if path.endswith(".json") else "application/octet-stream"
                     with open(path, "rb") as handle:

@@ -132,7 +132,7 @@ struct ToolLoopTests {
         #expect(results["mapped"]?.contains("a private address (10.0.0.0/8), inside an IPv6 address") == true)
         #expect(results["file"]?.contains("only http and https URLs can be fetched") == true)
         #expect(results["escape"] == "Refused: path \"../escape.txt\" has an empty, . or .. component: use a relative path with forward slashes "
-            + "inside the repository, such as index.html or assets/app.js")
+            + "inside the repository, such as index.html or data/items.json")
         #expect(results["absolute"]?.contains("is absolute") == true)
         #expect(results["git"]?.contains("is inside .git") == true)
         #expect(results["license"]?.contains("written by the pipeline") == true)

@@ -132,7 +132,9 @@ import TestSupport
             let id = try stack.submit(["task": task, "nonce": "n-\(stage.rawValue)", "evaluation_url": "\(evaluator.url)/notify"])
             let killed = try stack.finisher(["drain"], environment: ["LLM_DEPLOY_TEST_KILL_AFTER": stage.rawValue])
             #expect(killed.reason == .uncaughtSignal && killed.status == SIGKILL)
-            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/active/\(id)"))
+            // The notify queue delivers apart from the slots: its tasks wait in notify/.
+            let queue = stage == .notify ? "notify" : "active"
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/\(queue)/\(id)"))
             let journal = try stack.journal(id)
             #expect((journal["completed"] as? [String])?.last == stage.rawValue)
 

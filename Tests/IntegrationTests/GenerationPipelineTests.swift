@@ -41,6 +41,23 @@ import TestSupport
         }
     }
 
+    /// A model that writes a credential twice: rather than fail the task unnotified, the
+    /// offline template (which has none) is published and the sender is notified.
+    @Test func aModelThatKeepsWritingACredentialIsReplacedByTheTemplate() throws {
+        let leaked = "ghp_" + String(repeating: "Q", count: 36)
+        let leaky = try Self.answer("<script>const token = '\(leaked)';</script>")
+        try Self.withModel(["steps": [["content": leaky], ["content": leaky]]]) { stack, model, evaluator in
+            let id = try stack.submit(["task": "leaky", "nonce": "k", "evaluation_url": "\(evaluator.url)/n"])
+            try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"))
+            #expect((try stack.journal(id)["outputs"] as? [String: Any])?["generator"] as? String == "template")
+            let page = try HTTPClient.send(port: stack.port, method: "GET", path: "/pages/leaky/")
+            #expect(page.text.contains("no language model was used") && !page.text.contains(leaked))
+            #expect(try evaluator.requests().count == 1)
+            #expect(try model.requests().filter { ($0["path"] as? String)?.hasSuffix("/chat/completions") == true }.count == 2)
+        }
+    }
+
     /// A model that keeps failing: the engine falls back to the offline template within the
     /// generation budget and still publishes and notifies.
     @Test func aFailingModelFallsBackToTheTemplate() throws {

@@ -4,6 +4,8 @@
 Usage:
     python3 Tests/Peers/evaluator.py [--port 0] [--log FILE] [--fail N]
                                      [--fail-status 500] [--hang] [--status CODE]
+                                     [--delay SECONDS] [--location URL]
+                                     [--retry-after VALUE] [--stream-bytes N]
 
 Listens on 127.0.0.1 only and prints exactly ``READY <port>`` on stdout once
 listening. Nothing else is written to stdout; request logging goes to stderr
@@ -16,17 +18,29 @@ Behaviour for POST on any path (first match wins):
   --fail N        the first N POSTs are answered with --fail-status (default 500)
   otherwise       200 {"ok":true}
 
+Modifiers, applied to whatever answer was chosen:
+  --delay S         wait S seconds before answering (a slow evaluator; the client
+                    may give up first, which is then simply not noticed)
+  --location URL    add a Location header (with --status 301/302/303/307/308, a
+                    redirect, as RFC 9110 §15.4 describes)
+  --retry-after V   add a Retry-After header (RFC 9110 §10.2.3: seconds or a date)
+  --stream-bytes N  the body is N bytes of "x" (announced in Content-Length),
+                    written in 64 KiB pieces until done or the client goes away;
+                    "sent_bytes" in the record says how far it got
+
 Every non-control request is recorded, in memory and as one JSON line in --log:
-    {"t", "method", "path", "headers", "body", "json", "status"}
+    {"t", "method", "path", "headers", "body", "json", "status", "sent_bytes"}
 ("status" is null for a request that is being held by --hang.)
 
 Control endpoints (never recorded):
   GET    /_peer/requests   JSON array of recorded requests
   DELETE /_peer/requests   clear the record
-  POST   /_peer/config     {"fail":N,"fail_status":S,"hang":bool,"status":S|null}
+  POST   /_peer/config     {"fail":N,"fail_status":S,"hang":bool,"status":S|null,
+                            "delay":S,"location":U,"retry_after":V,"stream_bytes":N}
                            replaces the behaviour (absent keys take their
                            defaults: fail 0, fail_status 500, hang false,
-                           status null) and resets the failure counter.
+                           status null, no delay or extra headers, a small
+                           body) and resets the failure counter.
   GET    /_peer/config     the current behaviour and failure counter
 
 Python 3.11 standard library only.
@@ -47,19 +61,24 @@ MAX_BODY = 64 * 1024 * 1024
 
 
 class State:
-    def __init__(self, log_path, fail, fail_status, hang, status):
+    def __init__(self, log_path, fail, fail_status, hang, status, **extra):
         self.lock = threading.Lock()
         self.log_path = log_path
         self.records = []
-        self.configure(fail=fail, fail_status=fail_status, hang=hang, status=status)
+        self.configure(fail=fail, fail_status=fail_status, hang=hang, status=status, **extra)
 
-    def configure(self, fail=0, fail_status=500, hang=False, status=None):
+    def configure(self, fail=0, fail_status=500, hang=False, status=None,
+                  delay=0, location=None, retry_after=None, stream_bytes=None):
         # Caller holds no lock or the lock; assignments are atomic enough, but
         # keep them together under the lock for consistency.
         self.fail = int(fail)
         self.fail_status = int(fail_status)
         self.hang = bool(hang)
         self.status = None if status is None else int(status)
+        self.delay = float(delay or 0)
+        self.location = location
+        self.retry_after = None if retry_after is None else str(retry_after)
+        self.stream_bytes = None if stream_bytes is None else int(stream_bytes)
         self.posts_seen = 0
 
     def config_dict(self):
@@ -68,6 +87,10 @@ class State:
             "fail_status": self.fail_status,
             "hang": self.hang,
             "status": self.status,
+            "delay": self.delay,
+            "location": self.location,
+            "retry_after": self.retry_after,
+            "stream_bytes": self.stream_bytes,
             "posts_seen": self.posts_seen,
         }
 
@@ -136,9 +159,11 @@ class Handler(BaseHTTPRequestHandler):
             raise ValueError("body too large")
         return self.rfile.read(length) if length > 0 else b""
 
-    def send_json(self, status, obj):
+    def send_json(self, status, obj, headers=None):
         data = json.dumps(obj).encode("utf-8")
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -188,6 +213,7 @@ class Handler(BaseHTTPRequestHandler):
             "body": text,
             "json": parsed,
             "status": None,
+            "sent_bytes": None,
         }
 
         if self.command != "POST":
@@ -203,10 +229,43 @@ class Handler(BaseHTTPRequestHandler):
             return
         entry["status"] = status
         self.state.record(entry)
-        if status == 200:
-            self.send_json(200, {"ok": True})
-        else:
-            self.send_json(status, {"ok": False, "error": "evaluator peer answering %d" % status})
+        st = self.state
+        if st.delay > 0:
+            time.sleep(st.delay)
+        headers = {}
+        if st.location is not None:
+            headers["Location"] = st.location
+        if st.retry_after is not None:
+            headers["Retry-After"] = st.retry_after
+        try:
+            if st.stream_bytes is not None:
+                self.stream(status, st.stream_bytes, headers, entry)
+            elif status == 200:
+                self.send_json(200, {"ok": True}, headers)
+            else:
+                self.send_json(status, {"ok": False, "error": "evaluator peer answering %d" % status}, headers)
+        except OSError:
+            self.close_connection = True  # the client gave up (timeout, size limit)
+
+    def stream(self, status, size, headers, entry):
+        """A body of `size` bytes, written until done or the client goes away."""
+        self.close_connection = True
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        piece = b"x" * 65536
+        sent = 0
+        try:
+            while sent < size:
+                n = min(len(piece), size - sent)
+                self.wfile.write(piece[:n])
+                sent += n
+        finally:
+            with self.state.lock:
+                entry["sent_bytes"] = sent
 
     def handle_control(self, path, raw):
         st = self.state
@@ -232,7 +291,8 @@ class Handler(BaseHTTPRequestHandler):
                     cfg = json.loads(raw.decode("utf-8") or "{}")
                     if not isinstance(cfg, dict):
                         raise ValueError("config must be a JSON object")
-                    unknown = set(cfg) - {"fail", "fail_status", "hang", "status"}
+                    unknown = set(cfg) - {"fail", "fail_status", "hang", "status", "delay",
+                                          "location", "retry_after", "stream_bytes"}
                     if unknown:
                         raise ValueError("unknown config keys: %s" % sorted(unknown))
                     with st.lock:
@@ -241,6 +301,10 @@ class Handler(BaseHTTPRequestHandler):
                             fail_status=cfg.get("fail_status") or 500,
                             hang=bool(cfg.get("hang", False)),
                             status=cfg.get("status"),
+                            delay=cfg.get("delay") or 0,
+                            location=cfg.get("location"),
+                            retry_after=cfg.get("retry_after"),
+                            stream_bytes=cfg.get("stream_bytes"),
                         )
                         out = st.config_dict()
                 except (ValueError, TypeError) as e:
@@ -265,10 +329,16 @@ def main(argv=None):
     ap.add_argument("--fail-status", type=int, default=500, help="status for the first N POSTs (default 500)")
     ap.add_argument("--hang", action="store_true", help="accept POSTs and never answer (held up to 600 s)")
     ap.add_argument("--status", type=int, default=None, help="answer every POST with CODE")
+    ap.add_argument("--delay", type=float, default=0, help="wait SECONDS before answering")
+    ap.add_argument("--location", default=None, help="add a Location header (redirects)")
+    ap.add_argument("--retry-after", default=None, help="add a Retry-After header")
+    ap.add_argument("--stream-bytes", type=int, default=None, help="answer with a body of N bytes")
     ap.add_argument("--verbose", action="store_true", help="log requests to stderr")
     args = ap.parse_args(argv)
 
-    Handler.state = State(args.log, args.fail, args.fail_status, args.hang, args.status)
+    Handler.state = State(args.log, args.fail, args.fail_status, args.hang, args.status,
+                          delay=args.delay, location=args.location,
+                          retry_after=args.retry_after, stream_bytes=args.stream_bytes)
     Handler.verbose = args.verbose
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

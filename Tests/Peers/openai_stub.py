@@ -21,7 +21,12 @@ Each completion request is validated as OpenAI validates it (400 with the error 
 naming ``param``). Only valid requests consume a script step.
 
 Script (--script FILE, or POST /_peer/script): {"steps":[step, ...], "default": step,
-"models": ["id", ...]} (a bare JSON array is taken as the steps). When the steps are
+"models": ["id", ...], "server": NAME, "vision": bool} (a bare JSON array is taken as the steps).
+
+"server" makes the stub refuse what that OpenAI-compatible server refuses, in its words, with
+its status, before any step is consumed (see SERVER_REFUSALS below): "openai" (the default),
+"llama-cpp-python", "vllm" or "ollama". "vision": false refuses image parts (vLLM's default
+here, since most models it serves are text-only). When the steps are
 exhausted, "default" is used; without one the answer is 500 "openai_stub: script exhausted".
 Step kinds:
   {"content": "..." | any JSON}             200 chat.completion, finish_reason "stop"
@@ -535,6 +540,10 @@ def check_expect(expect, body):
         want = expect["response_format"] or "none"
         if got != want:
             problems.append("response_format.type is %r, expected %r" % (got, want))
+    if "has_images" in expect and has_image_parts(body) != bool(expect["has_images"]):
+        problems.append("has_images is %s, expected %s" % (str(has_image_parts(body)).lower(), str(bool(expect["has_images"])).lower()))
+    if "max_tokens" in expect and body.get("max_tokens") != expect["max_tokens"]:
+        problems.append("max_tokens is %r, expected %r" % (body.get("max_tokens"), expect["max_tokens"]))
     if "model" in expect and body.get("model") != expect["model"]:
         problems.append("model is %r, expected %r" % (body.get("model"), expect["model"]))
     if "last_user_contains" in expect:
@@ -552,11 +561,66 @@ def check_expect(expect, body):
                              if isinstance(m, dict) and m.get("role") in ("system", "developer"))
         if expect["system_contains"] not in sys_text:
             problems.append("no system/developer message contains %r" % expect["system_contains"])
-    unknown = set(expect) - {"has_tools", "response_format", "model", "last_user_contains",
+    unknown = set(expect) - {"has_tools", "has_images", "max_tokens", "response_format", "model", "last_user_contains",
                              "tool_result_contains", "system_contains"}
     if unknown:
         problems.append("unknown expect keys %s" % sorted(unknown))
     return problems
+
+
+# --------------------------------------------------------------------------
+# other OpenAI-compatible servers: what they refuse, and how they say it
+
+def has_image_parts(body):
+    for m in body.get("messages") or []:
+        if isinstance(m, dict) and isinstance(m.get("content"), list):
+            if any(isinstance(p, dict) and p.get("type") == "image_url" for p in m["content"]):
+                return True
+    return False
+
+
+def server_refusal(script, body):
+    """(status, body) of the refusal the scripted server gives this request, or None.
+
+    llama-cpp-python (llama_cpp.server, 0.3.x): its request model allows response_format types
+    'text' and 'json_object' only, and its route error handler turns the pydantic validation
+    error into HTTP 500 {"error": {"message", "type": "internal_server_error", ...}}, as reported
+    in ggml-org/llama.cpp#23463 ("llama_cpp.server returns HTTP 500 instead of HTTP 422 when
+    response_format type is json_schema"). It accepts tools but, without a function-calling chat
+    format, answers in text (the steps script that).
+    vLLM: without --enable-auto-tool-choice, a request with tools answers 400 {"object": "error",
+    "message": "\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be
+    set", "type": "BadRequestError", "param": null, "code": 400} (vllm-project/vllm#9986, PR #30613);
+    image parts to a text-only model answer 400 "<model> is not a multimodal model None"
+    (studio-dots-ai/dots.ocr#61 quotes the body).
+    Ollama: tools to a model whose template has none answer 400 {"error": {"message": "<model> does
+    not support tools", "type": "api_error", "param": null, "code": null}} (ollama/ollama#6027, #5793).
+    """
+    server = script.get("server") or "openai"
+    model = body.get("model") or ""
+    rf = body.get("response_format")
+    images = has_image_parts(body)
+    vision = script.get("vision", server != "vllm")
+    if server == "llama-cpp-python":
+        if isinstance(rf, dict) and rf.get("type") not in (None, "text", "json_object"):
+            message = ("1 validation error for CreateChatCompletionRequest\nresponse_format.type\n"
+                       "  Input should be 'text' or 'json_object' [type=literal_error, input_value=%r, input_type=str]\n"
+                       "    For further information visit https://errors.pydantic.dev/2.9/v/literal_error" % rf.get("type"))
+            return 500, {"error": {"message": message, "type": "internal_server_error", "param": None, "code": None}}
+    elif server == "vllm":
+        if body.get("tools") and body.get("tool_choice") in (None, "auto"):
+            return 400, {"object": "error", "message": "\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set",
+                         "type": "BadRequestError", "param": None, "code": 400}
+    elif server == "ollama":
+        if body.get("tools"):
+            return 400, {"error": {"message": "%s does not support tools" % model, "type": "api_error", "param": None, "code": None}}
+    if images and not vision:
+        if server == "vllm":
+            return 400, {"object": "error", "message": "%s is not a multimodal model None" % model,
+                         "type": "BadRequestError", "param": None, "code": 400}
+        return 400, {"error": {"message": "Invalid content type. image_url is only supported by certain models.",
+                               "type": "invalid_request_error", "param": "messages", "code": None}}
+    return None
 
 
 def normalize_script(obj):
@@ -571,6 +635,8 @@ def normalize_script(obj):
         raise ValueError("script 'default' must be an object")
     if "models" in obj and not (isinstance(obj["models"], list) and all(isinstance(m, str) for m in obj["models"])):
         raise ValueError("script 'models' must be an array of strings")
+    if obj.get("server", "openai") not in ("openai", "llama-cpp-python", "vllm", "ollama"):
+        raise ValueError("script 'server' must be openai, llama-cpp-python, vllm or ollama")
     return obj
 
 
@@ -887,6 +953,13 @@ class Handler(BaseHTTPRequestHandler):
             validate_request(parsed)
         except ApiError as e:
             finish(e.status, e.body, headers=e.headers)
+            return
+
+        with self.state.lock:
+            script = self.state.script
+        refusal = server_refusal(script, parsed)
+        if refusal is not None:
+            finish(refusal[0], refusal[1])
             return
 
         step, idx, source = self.state.take_step()

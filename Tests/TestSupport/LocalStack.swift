@@ -26,7 +26,7 @@ public final class LocalStack: @unchecked Sendable {
             "LLM_DEPLOY_SECRET": secret,
             "LLM_DEPLOY_WAKE": "none",
             "LLM_DEPLOY_PUBLIC_URL": "http://127.0.0.1:\(port)",
-            // The tests' evaluators listen on loopback.
+            // The tests' evaluators listen on loopback, which notifications otherwise never reach.
             "LLM_DEPLOY_NOTIFY_ALLOW": "127.0.0.1",
         ].merging(extra) { _, new in new }
     }

@@ -2,7 +2,9 @@ import Foundation
 
 /// Reads a model's answer leniently, because not every server honours `response_format`:
 ///
-/// 1. the JSON object of the contract, `{"summary", "files": [{"path", "content"}], "delete"}`,
+/// 1. the JSON object of the contract, `{"summary", "files": [{"path", "content"}], "delete"}`
+///    (a file may instead name a source to convert, `{"path": "data.csv", "from": "data.xlsx"}`,
+///    or carry base64 with `"encoding": "base64"`),
 ///    also as `{"files": {path: content}}`, a bare `{path: content}` map or an array of files;
 /// 2. that JSON inside a fenced block (```` ```json ````), or surrounded by prose;
 /// 3. one fenced block per file, the path on the fence line (```` ```html index.html ````), on
@@ -167,12 +169,25 @@ enum GeneratedFilesParser {
                     answer.problems.append("files[\(index)] has no \"path\" string")
                     continue
                 }
-                guard let content = ["content", "contents", "text", "body"].lazy.compactMap({ entry[$0] }).first,
-                      let text = self.text(of: content) else {
-                    answer.problems.append("files[\(index)] (\(GeneratedChanges.quoted(path))) has no \"content\" string")
+                if let source = entry["from"] as? String, !source.isEmpty {
+                    // A declarative source: converted from a file the pipeline has, not retyped.
+                    answer.changes.files.append(.init(path: path, content: "", source: source, sheet: (entry["sheet"] as? String) ?? (entry["sheet"] as? Int).map(String.init)))
                     continue
                 }
-                answer.changes.files.append(.init(path: path, content: text))
+                guard let content = ["content", "contents", "text", "body"].lazy.compactMap({ entry[$0] }).first,
+                      let text = self.text(of: content) else {
+                    answer.problems.append("files[\(index)] (\(GeneratedChanges.quoted(path))) has no \"content\" string (nor a \"from\" source)")
+                    continue
+                }
+                switch (entry["encoding"] as? String)?.lowercased() {
+                case nil, "", "utf-8", "utf8", "text":
+                    answer.changes.files.append(.init(path: path, content: text))
+                case "base64":
+                    answer.changes.files.append(.init(path: path, content: text, encoding: .base64))
+                case let other?:
+                    answer.problems.append("files[\(index)] (\(GeneratedChanges.quoted(path))) has \"encoding\": \(String(other.prefix(40)).debugDescription); "
+                        + "use \"utf-8\" (text) or \"base64\" (a binary file)")
+                }
             }
         } else if let map = files as? [String: Any] {
             for path in map.keys.sorted() {

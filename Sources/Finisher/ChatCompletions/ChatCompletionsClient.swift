@@ -4,7 +4,9 @@ import Logging
 
 /// One Chat Completions exchange with an OpenAI-compatible server, retried on 408, 409, 429 and
 /// 5xx answers, timeouts and network errors (honouring `Retry-After` / `retry-after-ms`) for as
-/// long as the caller's deadline allows. Token usage is logged; the API key goes into the
+/// long as the caller's deadline allows. An error (4xx or 5xx) that names a feature of the
+/// request (`response_format`, `json_schema`, tools, images, `max_tokens`) is not retried: the
+/// feature is stepped down at once and remembered for the process (`CapabilityMemory`). Token usage is logged; the API key goes into the
 /// `Authorization` header and nowhere else, and is masked in any server text we repeat.
 struct ChatCompletionsClient: Sendable {
     /// `{OPENAI_BASE_URL}/chat/completions`.
@@ -25,6 +27,16 @@ struct ChatCompletionsClient: Sendable {
     var maximumAttempts = 8
     /// The largest answer accepted.
     var maximumResponseBytes = 16 << 20
+    /// The most tokens one answer may take (sent as `max_tokens` where the server takes it):
+    /// enough for a complete small site, not a whole budget of rambling.
+    var maximumOutputTokens = 16_384
+    /// What each endpoint has refused so far in this process.
+    var capabilities = CapabilityMemory.shared
+
+    /// What this endpoint is known to accept for `model`.
+    func known(model: String) -> EndpointCapabilities {
+        capabilities.capabilities(endpoint: endpoint, model: model)
+    }
 
     /// The endpoint for a base URL such as `https://api.openai.com/v1` (trailing slashes ignored).
     static func endpoint(forBaseURL base: String) -> String {
@@ -38,7 +50,13 @@ struct ChatCompletionsClient: Sendable {
     func complete(
         _ request: ChatCompletionsRequest, until deadline: Date, purpose: String
     ) async throws(ChatCompletionsError) -> ChatCompletionsResponse {
-        let body = request.encoded()
+        var request = request
+        if request.maxTokens == nil && request.maxCompletionTokens == nil { request.maxTokens = maximumOutputTokens }
+        if request.tools != nil && !known(model: request.model).tools {
+            throw .unsupported(feature: .tools, message: "the endpoint refused tools earlier in this process")
+        }
+        var sent = request.adapted(to: known(model: request.model))
+        var body = sent.encoded()
         let headers = [
             "Authorization": "Bearer \(apiKey)",
             "Content-Type": "application/json",
@@ -68,6 +86,27 @@ struct ChatCompletionsClient: Sendable {
                 }
                 let detail = ChatCompletionsResponse.ErrorBody.parse(response.body)
                 let message = masked(detail?.message ?? "no error message")
+                let said = masked(String(decoding: response.body.prefix(4_096), as: UTF8.self))
+                if ![401, 403, 404, 429].contains(response.status),
+                   let feature = sent.refusedFeature(status: response.status, param: detail?.param, text: said) {
+                    let left = capabilities.refuse(feature, endpoint: endpoint, model: request.model)
+                    logger.warning("the endpoint does not support a feature of the request; stepping down", metadata: [
+                        "purpose": "\(purpose)", "feature": "\(feature.rawValue)", "status": .stringConvertible(response.status),
+                        "error": "\(message)", "capabilities": "\(left)",
+                    ])
+                    // Without tools the tool loop has no sense, and without any response_format the
+                    // prompt must ask for another format: both are the caller's to change.
+                    if feature == .tools || (left.output == .plain && sent.responseFormat != nil) {
+                        throw ChatCompletionsError.unsupported(feature: feature, message: message)
+                    }
+                    let adapted = request.adapted(to: left)
+                    if adapted != sent {
+                        sent = adapted
+                        body = adapted.encoded()
+                        attempt -= 1
+                        continue
+                    }
+                }
                 switch response.status {
                 case 401, 403:
                     throw ChatCompletionsError.unauthorized(status: response.status, message: message)

@@ -16,6 +16,8 @@ enum ChatCompletionsError: Error, Sendable, Equatable, CustomStringConvertible {
     case outOfTime(attempts: Int, last: String)
     /// A 200 whose body is not a Chat Completions answer.
     case malformedAnswer(String)
+    /// The endpoint does not support a feature the caller cannot do without (tools).
+    case unsupported(feature: EndpointCapabilities.Feature, message: String)
 
     /// What went wrong and what to do about it.
     var description: String {
@@ -32,6 +34,8 @@ enum ChatCompletionsError: Error, Sendable, Equatable, CustomStringConvertible {
         case .outOfTime(let attempts, let last):
             "no answer from the LLM within the generation budget after \(attempts) attempt\(attempts == 1 ? "" : "s") (last: \(last)); "
                 + "the provider is slow or overloaded: retry later or raise LLM_DEPLOY_DEADLINE"
+        case .unsupported(let feature, let message):
+            "the LLM endpoint does not support \(feature.rawValue) (\(message)); the generator uses what it supports"
         case .malformedAnswer(let detail):
             "the LLM endpoint answered 200 with something that is not a chat completion (\(detail)); check OPENAI_BASE_URL"
         }
@@ -41,7 +45,7 @@ enum ChatCompletionsError: Error, Sendable, Equatable, CustomStringConvertible {
     var isTransient: Bool {
         switch self {
         case .outOfTime, .malformedAnswer: true
-        case .unauthorized, .quotaExhausted, .notFound, .rejected: false
+        case .unauthorized, .quotaExhausted, .notFound, .rejected, .unsupported: false
         }
     }
 }

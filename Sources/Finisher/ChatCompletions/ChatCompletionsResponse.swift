@@ -97,8 +97,12 @@ struct ChatCompletionsResponse: Sendable, Equatable, Decodable {
         /// from a proxy, nothing at all). `code` may be a string or a number on some servers.
         static func parse(_ body: Data) -> Detail? {
             if let decoded = try? JSONDecoder().decode(ErrorBody.self, from: body) { return decoded.error }
-            guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-                  let error = object["error"] else { return nil }
+            guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else { return nil }
+            // vLLM's own shape: {"object": "error", "message", "type", "param", "code"}.
+            if object["error"] == nil, let message = object["message"] as? String {
+                return Detail(message: message, type: object["type"] as? String, code: object["code"].map { "\($0)" }, param: object["param"] as? String)
+            }
+            guard let error = object["error"] else { return nil }
             if let text = error as? String { return Detail(message: text) }
             guard let fields = error as? [String: Any] else { return nil }
             return Detail(

@@ -7,6 +7,8 @@ indirect enum JSONTree: Sendable, Equatable, Encodable {
     case string(String)
     /// `true` or `false`.
     case bool(Bool)
+    /// `null`.
+    case null
     /// An array, in order.
     case array([JSONTree])
     /// An object: keys in the order given (a key given twice is encoded twice, so don't).
@@ -46,6 +48,9 @@ indirect enum JSONTree: Sendable, Equatable, Encodable {
         case .bool(let flag):
             var container = encoder.singleValueContainer()
             try container.encode(flag)
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
         case .array(let items):
             var container = encoder.unkeyedContainer()
             for item in items { try container.encode(item) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Fetch
 import Foundation
+import Logging
 import SiteCheck
 import Spool
 
@@ -65,6 +66,9 @@ extension FinisherCommand {
                     result = .failure(DoctorFailure("\(base) is unreachable: \(error)"))
                 }
                 report.check("LLM", result)
+                if case .success = result {
+                    report.check("LLM capabilities", await Self.probeCapabilities(base: base, key: key, model: environment["LLM_DEPLOY_MODEL"] ?? GeneratorSelection.defaultModel, web: client))
+                }
             } else {
                 report.pass("LLM", "OPENAI_API_KEY is not set: the offline template generator will be used")
             }
@@ -79,6 +83,22 @@ extension FinisherCommand {
             }
             report.print()
             if report.failed { throw ExitCode(1) }
+        }
+
+        /// Three tiny requests: which response format, whether tools and whether images the
+        /// endpoint accepts for the model, as the generator will find out.
+        static func probeCapabilities(base: String, key: String, model: String, web: WebClient) async -> Result<String, DoctorFailure> {
+            var client = ChatCompletionsClient(
+                endpoint: ChatCompletionsClient.endpoint(forBaseURL: base), apiKey: key, web: web,
+                logger: Logger(label: "doctor") { _ in SwiftLogNoOpLogHandler() })
+            client.requestTimeout = 30
+            client.maximumAttempts = 2
+            client.minimumAttemptTime = 1
+            client.capabilities = CapabilityMemory()
+            switch await CapabilityProbe(client: client, model: model).run() {
+            case .success(let capabilities): return .success("\(model): \(capabilities)")
+            case .failure(let error): return .failure(DoctorFailure("probing \(model): \(error)"))
+            }
         }
 
         static func probeWritable(_ path: String, create: (String) throws -> Void) -> Result<String, DoctorFailure> {

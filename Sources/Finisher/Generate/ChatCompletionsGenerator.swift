@@ -27,6 +27,8 @@ struct ChatCompletionsGenerator: Generator {
     var maximumReplayCharacters = 100_000
     /// The tool loop's budget and limits; `nil` asks for a single answer only.
     var tools: ToolLoopSettings?
+    /// Converts the single answer's declarative sources (`"from": "data.xlsx"`).
+    var conversion = FileConversion()
 
     /// - Parameters:
     ///   - baseURL: `OPENAI_BASE_URL`, e.g. `https://api.openai.com/v1`.
@@ -51,7 +53,8 @@ struct ChatCompletionsGenerator: Generator {
         client.logger[metadataKey: "id"] = "\(brief.request.id)"
         client.logger[metadataKey: "model"] = "\(model)"
         let logger = client.logger
-        guard let tools else {
+        guard let tools, client.known(model: model).tools else {
+            if tools != nil { logger.notice("the endpoint refused tools earlier in this process; using the single-answer contract") }
             return try await singleAnswer(brief, until: deadline, client: client)
         }
         let loop = await ToolLoop(model: model, client: client, settings: tools, prompt: prompt).run(brief, until: deadline)
@@ -75,6 +78,9 @@ struct ChatCompletionsGenerator: Generator {
             logger.warning("tool loop stopped with nothing written; asking for a single answer", metadata: summary.merging(["reason": "\(reason)"]) { $1 })
         case .unsupported(let reason, let answer):
             logger.notice("no tool calling; using the single-answer contract", metadata: ["reason": "\(reason)"])
+            // A server that ignores tools (llama-cpp-python without a function-calling chat
+            // format) costs a whole exchange each time: not offered them again in this process.
+            client.capabilities.refuse(.tools, endpoint: client.endpoint, model: model)
             if let answer {
                 let direct = evaluate(answer, brief: brief)
                 if direct.problems.isEmpty, let changes = direct.accepted {
@@ -89,7 +95,7 @@ struct ChatCompletionsGenerator: Generator {
     /// The tree the tool loop built, checked once more as an answer would be, with the round's
     /// README note when the model left README.md alone.
     private func finishTools(_ workspace: ToolWorkspace, summary: String?, brief: GenerationBrief, logger: Logger) -> GenerationReport {
-        let review = workspace.changes(summary: summary).reviewed(existing: brief.existingFiles, attachmentNames: Set(brief.attachments.map(\.name)))
+        let review = workspace.changes(summary: summary).reviewed(existing: brief.existingFiles, attachments: brief.attachmentFiles)
         if !review.problems.isEmpty {
             logger.warning("the tool loop's tree had problems; they were left out", metadata: [
                 "problems": .array(review.problems.prefix(20).map { .string($0) }),
@@ -102,12 +108,11 @@ struct ChatCompletionsGenerator: Generator {
     private func singleAnswer(_ brief: GenerationBrief, until deadline: Date, client: ChatCompletionsClient) async throws(PipelineError) -> GenerationReport {
         let logger = client.logger
         let round = brief.request.round
-        var format: ChatCompletionsRequest.ResponseFormat? = .repositoryChanges
-        var messages = prompt.messages(for: brief)
-
+        var fenced = client.known(model: model).output == .plain
+        var messages = prompt.messages(for: brief, fenced: fenced)
         let first: ChatCompletionsResponse
         do {
-            first = try await ask(messages, format: &format, until: deadline, purpose: "generate", client: client)
+            first = try await ask(&messages, fenced: &fenced, brief: brief, until: deadline, purpose: "generate", client: client)
         } catch {
             throw Self.pipelineError(error)
         }
@@ -124,10 +129,10 @@ struct ChatCompletionsGenerator: Generator {
         if let content = first.first?.message?.content, !content.isEmpty, content.count <= maximumReplayCharacters {
             messages.append(.assistant(content))
         }
-        messages.append(.user(prompt.repair(problems: initial.problems, round: round)))
+        messages.append(.user(prompt.repair(problems: initial.problems, round: round, fenced: fenced)))
         let repaired: Evaluation
         do {
-            repaired = evaluate(try await ask(messages, format: &format, until: deadline, purpose: "repair", client: client), brief: brief)
+            repaired = evaluate(try await ask(&messages, fenced: &fenced, brief: brief, until: deadline, purpose: "repair", client: client), brief: brief)
         } catch {
             return try salvage([initial], brief: brief, logger: logger, reason: "the repair call failed: \(error)")
         }
@@ -138,21 +143,21 @@ struct ChatCompletionsGenerator: Generator {
         return try salvage([repaired, initial], brief: brief, logger: logger, reason: "the repaired answer is still unusable")
     }
 
-    /// One completion; a server that refuses `response_format` (older llama.cpp, some proxies) is
-    /// asked again without it, and not offered it again for this task.
+    /// One completion under the output contract's schema; the client steps the format down
+    /// (`json_object`) for a server that refuses it. A server that takes no `response_format`
+    /// at all is asked again at once for fenced files, with the prompt that asks for them.
     private func ask(
-        _ messages: [ChatCompletionsRequest.Message], format: inout ChatCompletionsRequest.ResponseFormat?,
+        _ messages: inout [ChatCompletionsRequest.Message], fenced: inout Bool, brief: GenerationBrief,
         until deadline: Date, purpose: String, client: ChatCompletionsClient
     ) async throws(ChatCompletionsError) -> ChatCompletionsResponse {
         do {
             return try await client.complete(
-                ChatCompletionsRequest(model: model, messages: messages, responseFormat: format), until: deadline, purpose: purpose)
-        } catch {
-            guard format != nil, case .rejected(_, let param, let message) = error,
-                  (param ?? "").contains("response_format") || message.contains("response_format") || message.contains("json_schema")
-            else { throw error }
-            client.logger.warning("the server refused response_format; asking for JSON without it", metadata: ["error": "\(message)"])
-            format = nil
+                ChatCompletionsRequest(model: model, messages: messages, responseFormat: fenced ? nil : .repositoryChanges),
+                until: deadline, purpose: purpose)
+        } catch .unsupported(let feature, _) where !fenced && (feature == .jsonSchema || feature == .jsonObject) {
+            fenced = true
+            messages[0] = .system(prompt.system(round: brief.request.round, fenced: true))
+            if messages.count == 2 { messages[1] = prompt.userMessage(for: brief, fenced: true) }
             return try await client.complete(
                 ChatCompletionsRequest(model: model, messages: messages, responseFormat: nil), until: deadline, purpose: purpose)
         }
@@ -191,8 +196,12 @@ struct ChatCompletionsGenerator: Generator {
         } catch {
             return Evaluation(accepted: nil, problems: problems + [error.description], notes: [])
         }
-        let review = answer.changes.reviewed(existing: brief.existingFiles, attachmentNames: Set(brief.attachments.map(\.name)))
-        return Evaluation(accepted: review.accepted, problems: problems + answer.problems + review.problems, notes: review.notes)
+        let (changes, sourceProblems) = answer.changes.resolvingSources(in: { path in
+            if let attachment = brief.attachments.first(where: { $0.name == path }) { return (attachment.bytes, attachment.mediaType) }
+            return brief.existingFiles[path].map { ($0, "") }
+        }, conversion: conversion)
+        let review = changes.reviewed(existing: brief.existingFiles, attachments: brief.attachmentFiles)
+        return Evaluation(accepted: review.accepted, problems: problems + answer.problems + sourceProblems + review.problems, notes: review.notes)
     }
 
     /// After the repair failed: the first evaluation with something usable in it, its broken
@@ -218,9 +227,11 @@ struct ChatCompletionsGenerator: Generator {
             "tree": .stringConvertible(tree.count),
             "ignored": .array(notes.prefix(20).map { .string($0) }),
         ])
+        let replaced = changes.replacing(brief.attachmentFiles)
+        if !replaced.isEmpty { logger.info("attachments replaced by the model's files", metadata: ["replaced": .array(replaced.map { .string($0) })]) }
         return GenerationReport(
             tree: tree, mode: .singleAnswer, summary: changes.summary,
-            wroteReadme: changes.files.contains { $0.path == "README.md" })
+            wroteReadme: changes.files.contains { $0.path == "README.md" }, replacedAttachments: replaced)
     }
 
     /// The pipeline's view of a failed exchange: worth retrying later, or not.

@@ -24,4 +24,7 @@ struct GenerationReport: Sendable {
     /// Whether the generator wrote README.md itself; when it did not in round ≥ 2, the tree's
     /// assembly records the round's change in the README.
     var wroteReadme = true
+    /// This round's attachments the generator wrote a file over (a brief asking to fix an
+    /// attached script): their new content is in `tree`, and the assembly keeps it.
+    var replacedAttachments: [String] = []
 }

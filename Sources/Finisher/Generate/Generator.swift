@@ -17,6 +17,11 @@ struct GenerationBrief: Sendable {
     /// Why an earlier answer for this brief was refused (the secret gate's findings, failed
     /// checks), for a generator that can take it into account.
     var feedback: String? = nil
+
+    /// This round's attachments' bytes by name (a name given twice keeps its first).
+    var attachmentFiles: [String: Data] {
+        Dictionary(attachments.map { ($0.name, $0.bytes) }) { first, _ in first }
+    }
 }
 
 /// The `Generator` seam (docs/architecture.md): files for a brief. Paths are relative; the

@@ -11,7 +11,8 @@ import Spool
 /// that needs no key (Ollama, llama.cpp) still needs some key set, e.g. `OPENAI_API_KEY=local`.
 /// The generator runs the tool loop (falling back to a single answer where the server has no
 /// tool support); `LLM_DEPLOY_FETCH_ALLOW` names the hosts its `fetch_url` may reach although
-/// they resolve to private or loopback addresses.
+/// they resolve to private or loopback addresses, and `LLM_DEPLOY_CONTACT` (an e-mail address
+/// or URL) goes into `fetch_url`'s User-Agent, as APIs such as SEC EDGAR require.
 enum GeneratorSelection {
     /// OpenAI's endpoint, used when `OPENAI_BASE_URL` is unset.
     static let defaultBaseURL = "https://api.openai.com/v1"
@@ -45,10 +46,16 @@ enum GeneratorSelection {
             throw ConfigurationError(variable: "LLM_DEPLOY_MODEL", reason: "must be a model name without spaces, such as gpt-4.1-mini, not \(model.debugDescription)")
         }
         let allowlist = try FetchAllowlist(parsing: environment["LLM_DEPLOY_FETCH_ALLOW"])
+        let contact = environment["LLM_DEPLOY_CONTACT"]?.trimmingCharacters(in: .whitespaces)
+        if let contact, contact.isEmpty || contact.count > 200 || contact.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F || $0.value > 0x7E }) {
+            throw ConfigurationError(
+                variable: "LLM_DEPLOY_CONTACT",
+                reason: "must be an e-mail address or URL in printable ASCII of at most 200 characters, e.g. ops@example.com")
+        }
         logger.info("generating with an LLM", metadata: [
             "base_url": "\(base)", "model": "\(model)", "fetch_allow": .array(allowlist.entries.map { .string($0.description) }),
         ])
         return ChatCompletionsGenerator(
-            baseURL: base, apiKey: key, model: model, web: web, logger: logger, tools: ToolLoopSettings(allowlist: allowlist))
+            baseURL: base, apiKey: key, model: model, web: web, logger: logger, tools: ToolLoopSettings(allowlist: allowlist, contact: contact))
     }
 }

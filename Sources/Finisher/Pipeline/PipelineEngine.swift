@@ -4,9 +4,11 @@ import SiteCheck
 import Spool
 
 /// Runs a claimed task through its stages (`prepare → generate → scan → check → publish →
-/// pages → notify`), journaling each completion before the next starts, so a Finisher killed anywhere
-/// resumes at the first stage not yet journaled. It knows the stage list and what to do when a
-/// stage fails (defer with back-off, or fail), not what any stage does.
+/// pages → repair`), journaling each completion before the next starts, so a Finisher killed anywhere
+/// resumes at the first stage not yet journaled. The last stage, `notify`, is not run here: a
+/// published task goes to the notify queue (`NotifyQueue`), which resends without holding a
+/// slot. It knows the stage list and what to do when a stage fails (defer with back-off, or
+/// fail), not what any stage does.
 struct PipelineEngine: Sendable {
     let spool: SpoolDirectory
     /// `LLM_DEPLOY_DATA`: where work directories live.
@@ -15,32 +17,37 @@ struct PipelineEngine: Sendable {
     let deadline: TimeInterval
     let stages: [any PipelineStage]
     let logger: Logger
+    /// Whether more than one sender can reach the service (repository names carry the sender).
+    var multipleSenders = false
     /// Called after each stage is journaled; tests use it to crash the process at that point.
     var afterStage: (@Sendable (Stage) -> Void)? = nil
 
     /// Where the task goes next.
     enum Outcome: Sendable, Equatable {
-        case done
+        /// Every stage completed: the task is published, its notification due.
+        case published
         case deferred(until: Date, reason: String)
         case failed(reason: String)
     }
 
     /// The stages in order, built from the process's services.
     static func stages(
-        generator: any Generator, fallback: any Generator, forge: any Forge, notifier: any Notifier,
+        generator: any Generator, fallback: any Generator, forge: any Forge,
         scanner: SecretScanner, pages: PagesVerifier, attachments: AttachmentLoader, documents: RepositoryDocuments,
-        notifyHorizon: TimeInterval, checks: CheckSettings? = nil, checkAttempts: Int = 3, spool: SpoolDirectory? = nil
+        checks: CheckSettings? = nil, checkAttempts: Int = 3, spool: SpoolDirectory? = nil
     ) -> [any PipelineStage] {
         let generation = GenerateStage(generator: generator, fallback: fallback, attachments: attachments, documents: documents)
+        let scan = ScanStage(scanner: scanner, generation: generation)
+        let pagesStage = PagesStage(forge: forge, verifier: pages)
         return [
             PrepareStage(attachments: attachments, forge: forge),
             generation,
-            ScanStage(scanner: scanner, generation: generation),
+            scan,
             CheckStage(settings: checks, maximumAttempts: checkAttempts, generation: generation, scanner: scanner,
                        judge: (generator as? ChatCompletionsGenerator).map { CheckJudge(model: $0.model, client: $0.client) }, spool: spool),
             PublishStage(forge: forge),
-            PagesStage(forge: forge, verifier: pages),
-            NotifyStage(notifier: notifier, horizon: notifyHorizon),
+            pagesStage,
+            WorkflowRepairStage(forge: forge, generation: generation, scan: scan, pages: pagesStage),
         ]
     }
 
@@ -48,11 +55,14 @@ struct PipelineEngine: Sendable {
         var log = logger
         log[metadataKey: "id"] = "\(journal.id)"
         let spool = self.spool
+        let claim = RepositoryResolver(spool: spool, multipleSenders: multipleSenders).claim(for: request, journal: journal)
         var task = TaskRun(
             request: request, journal: journal, work: WorkTree(dataRoot: dataRoot, id: journal.id),
             // After an operator's retry the clock starts again, as the notify horizon does.
             deadline: Deadline(receivedAt: journal.retriedAt ?? journal.receivedAt, total: deadline),
-            logger: log, save: { try spool.writeJournal($0) })
+            logger: log, save: { try spool.writeJournal($0) }, claim: claim)
+        // Decided once: a rerun publishes where the first run meant to, whatever else changed.
+        task.journal.outputs.repository = claim.name
         defer { journal = task.journal }
         forgetStagesWhoseOutputIsGone(&task)
         for stage in stages where !task.journal.completed.contains(stage.stage) {
@@ -88,7 +98,7 @@ struct PipelineEngine: Sendable {
                 }
             }
         }
-        return .done
+        return .published
     }
 
     /// Transient failures tolerated before a task fails for good (with the back-off below, about

@@ -2,7 +2,7 @@ import Foundation
 import Spool
 
 /// Turns a generator's files into the tree to publish: validated paths, the attachments byte
-/// for byte at the root, our MIT `LICENSE`, a README with every required section, and an
+/// for byte at the root (unless the generator replaced one, as a brief may ask), our MIT `LICENSE`, a README with every required section, and an
 /// `index.html` whatever the model did.
 struct RepositoryDocuments: Sendable {
     let licenseHolder: String
@@ -26,9 +26,11 @@ struct RepositoryDocuments: Sendable {
             total += bytes.count
             tree[path] = bytes
         }
-        for attachment in attachments {
+        // Attachments byte for byte, except those the generator replaced (a fixed script).
+        let replaced = Set(report.replacedAttachments)
+        for attachment in attachments where !replaced.contains(attachment.name) || tree[attachment.name] == nil {
+            total += attachment.bytes.count - (tree[attachment.name]?.count ?? 0)
             tree[attachment.name] = attachment.bytes
-            total += attachment.bytes.count
         }
         guard total <= Self.maximumTreeSize else { throw .permanent("the tree is larger than \(Self.maximumTreeSize) bytes") }
         tree["LICENSE"] = Data(Self.mitLicense(year: year, holder: licenseHolder).utf8)

@@ -3,20 +3,86 @@ import Logging
 import Spool
 
 /// One Finisher process's loop over the spool: hold a slot, claim due tasks one at a time, run
-/// each through the engine, move it to its next queue, and exit when nothing is due.
+/// each through the engine, move it to its next queue, and exit when nothing is due. Beside
+/// that, when it can take the notify lock, it serves the notify queue, and while it does it
+/// keeps watching for new tasks (under systemd it is then the only Finisher running).
 struct SpoolWorker: Sendable {
     let spool: SpoolDirectory
     let slots: FinisherSlots
     let engine: PipelineEngine
+    let notifications: NotifyQueue
     let logger: Logger
 
-    /// Processes everything due, then exits. After giving its slot back it looks once more, so
-    /// a task the Handler spooled while every slot looked busy is never left waiting.
-    func drain() async throws {
-        guard var lease = try slots.acquire() else {
-            logger.debug("every Finisher slot is busy; leaving the work to them")
-            return
+    private enum Activity: Sendable {
+        case generated(waiting: Set<String>)
+        case notified
+        case tick
+    }
+
+    /// Processes everything due (with `generating: false`, only the notify queue), then exits.
+    /// Generation and notification run side by side: the slot is held only while generating,
+    /// the notify lock only while serving; the process ends when it holds neither and has
+    /// nothing to start.
+    func drain(generating: Bool = true) async throws {
+        try await withThrowingTaskGroup(of: Activity.self) { group in
+            var lookForWork = generating
+            var generatingNow = false
+            var notifying = false
+            var tickPending = false
+            var waiting: Set<String> = []
+            while true {
+                if lookForWork && !generatingNow {
+                    lookForWork = false
+                    if let lease = try slots.acquire() {
+                        generatingNow = true
+                        group.addTask { .generated(waiting: try await generate(holding: lease)) }
+                    } else {
+                        logger.debug("every Finisher slot is busy; leaving the work to them")
+                    }
+                }
+                // Looked at after the generation finished, too: a task it filed into notify/ just
+                // before finishing is served here, or by the Finisher that holds the lock.
+                if !notifying, notifications.hasWork(within: notifications.linger), let lease = try slots.acquireNotifier() {
+                    notifying = true
+                    group.addTask {
+                        await notifications.serve()
+                        lease.release()
+                        return .notified
+                    }
+                }
+                if !generatingNow && !notifying {
+                    group.cancelAll()
+                    return
+                }
+                if !tickPending {
+                    tickPending = true
+                    group.addTask {
+                        try? await Task.sleep(for: .milliseconds(500))
+                        return .tick
+                    }
+                }
+                switch try await group.next() {
+                case .generated(let left):
+                    generatingNow = false
+                    waiting = left
+                case .notified:
+                    notifying = false
+                case .tick:
+                    tickPending = false
+                    // New tasks while this process stays for the notify queue.
+                    if generating && !generatingNow && hasNewWork(besides: waiting) { lookForWork = true }
+                case nil:
+                    return
+                }
+            }
         }
+    }
+
+    /// Claims and runs tasks while any is due, holding `lease`. After giving the slot back it
+    /// looks once more, so a task the Handler spooled while every slot looked busy is never left
+    /// waiting. Returns the names left waiting for an earlier round.
+    private func generate(holding held: FinisherSlots.Lease) async throws -> Set<String> {
+        var lease = held
         while true {
             var waiting: Set<String> = []
             while let (claim, request) = try claimNext(waiting: &waiting) {
@@ -25,7 +91,7 @@ struct SpoolWorker: Sendable {
             lease.release()
             // Look again only for files that arrived since the last scan: tasks waiting for an
             // earlier round stay put until that round moves, and must not keep us spinning.
-            guard hasNewWork(besides: waiting), let again = try slots.acquire() else { return }
+            guard hasNewWork(besides: waiting), let again = try slots.acquire() else { return waiting }
             lease = again
         }
     }
@@ -51,7 +117,13 @@ struct SpoolWorker: Sendable {
         for name in spool.entries(in: .deferred) {
             guard let id = TaskID(name) else { continue }
             let due = (try? spool.readJournal(id))??.nextAttemptAt ?? .distantPast
-            if due <= Date() { try Self.unlessVanished { try spool.move(name, from: .deferred, to: .incoming) } }
+            guard due <= Date() else { continue }
+            try Self.unlessVanished {
+                // To the back of incoming/: a task retried after a failure does not jump ahead of
+                // tasks that have been waiting for their first run.
+                try spool.setDue(name, in: .deferred, at: .now)
+                try spool.move(name, from: .deferred, to: .incoming)
+            }
         }
     }
 
@@ -166,8 +238,13 @@ struct SpoolWorker: Sendable {
             try spool.writeJournal(journal)
             let outcome = await engine.run(request, journal: &journal)
             switch outcome {
-            case .done:
-                journal.state = .done
+            case .published where journal.completed.contains(.notify):
+                journal.state = .done  // notified before (a journal from before the notify queue)
+            case .published:
+                // Journaled before the move: a crash in between leaves the file in active/, and
+                // the rerun finds every stage done and files it here again.
+                journal.state = .notify
+                journal.nextAttemptAt = .now
             case .deferred(let until, let reason):
                 journal.state = .deferred
                 journal.deferrals += 1
@@ -181,6 +258,14 @@ struct SpoolWorker: Sendable {
             journal.updatedAt = .now
             try spool.writeJournal(journal)
             try spool.move(claim.name, from: .active, to: journal.state)
+            if journal.state == .notify {
+                try spool.setDue(claim.name, in: .notify, at: journal.nextAttemptAt ?? .now)
+                logger.info("task published; notification queued", metadata: ["id": "\(id)", "repo_url": "\(journal.outputs.repoURL ?? "")"])
+            }
+            if journal.state == .failed {
+                // Given up: `retry` redoes whatever stage needs the work directory.
+                try? FileManager.default.removeItem(at: WorkTree(dataRoot: engine.dataRoot, id: id).root)
+            }
             if journal.state == .done {
                 // Published and notified: the work tree has served its purpose.
                 try? FileManager.default.removeItem(at: WorkTree(dataRoot: engine.dataRoot, id: id).root)

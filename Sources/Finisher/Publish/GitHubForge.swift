@@ -104,8 +104,7 @@ struct GitHubForge: Forge {
             throw .transient("preparing the commit: \(error)")
         }
         try await gitRun(checkout, ["add", "--all"])
-        let message = "\(publication.message)\n\n\(LocalForge.trailer(publication.id))\n"
-        try await gitRun(checkout, ["commit", "--quiet", "--allow-empty", "--no-verify", "-F", "-"], input: Data(message.utf8))
+        try await gitRun(checkout, ["commit", "--quiet", "--allow-empty", "--no-verify", "-F", "-"], input: Data(publication.commitMessage.utf8))
         try await gitRun(checkout, ["push", "--quiet", "--porcelain", "origin", "HEAD:refs/heads/main"])
         return try await gitRun(checkout, ["rev-parse", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -21,6 +21,17 @@ struct LocalForge: Forge {
     private var pagesRoot: URL { dataRoot.appendingPathComponent("pages") }
     private func git(_ directory: URL? = nil) -> Git { Git(directory: directory, authorName: authorName, authorEmail: authorEmail) }
 
+    func existingFiles(of claim: RepositoryClaim) async throws(PipelineError) -> [String: Data] {
+        do {
+            try await verifyOwnership(claim)
+        } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw Self.classify(error, doing: "reading \(claim.name)")
+        }
+        return try await existingFiles(repository: claim.name)
+    }
+
     func existingFiles(repository: String) async throws(PipelineError) -> [String: Data] {
         guard FileManager.default.fileExists(atPath: bare(repository).path), await head(repository) != nil else { return [:] }
         let checkout = FileManager.default.temporaryDirectory.appendingPathComponent("llm-deploy-read-\(UUID().uuidString)")
@@ -41,6 +52,7 @@ struct LocalForge: Forge {
             if let existing = await head(name), try await carriesTrailer(name, sha: existing, id: publication.id) {
                 sha = existing
             } else {
+                try await verifyOwnership(publication.claim)
                 sha = try await commitAndPush(publication)
             }
             try deployPages(name, files: publication.files, sha: sha)
@@ -48,8 +60,46 @@ struct LocalForge: Forge {
         } catch let error as PipelineError {
             throw error
         } catch {
-            throw .transient("local forge: \(error)")
+            throw Self.classify(error, doing: "local forge")
         }
+    }
+
+    /// Refuses a repository that is not the claim's: every commit on `main` must carry the
+    /// owner's trailer or, written before owners were recorded, the task trailer of one of the
+    /// owner's earlier rounds. A commit of another sender or task, or one without any trailer
+    /// (not made by this service), stops the round for good: nothing is read from or pushed into
+    /// someone else's repository. An empty repository is ours to fill (only we create them here).
+    private func verifyOwnership(_ claim: RepositoryClaim) async throws {
+        guard FileManager.default.fileExists(atPath: bare(claim.name).path), await head(claim.name) != nil else { return }
+        let format = "%H%x09%(trailers:key=\(RepositoryOwner.trailerKey),valueonly,separator=%x2C)%x09"
+            + "%(trailers:key=Llm-Deploy-Task,valueonly,separator=%x2C)"
+        let log = try await git(bare(claim.name)).run(["log", "--format=\(format)", "refs/heads/main"])
+        for line in log.split(separator: "\n") {
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count == 3 else { continue }
+            let values = { (field: String) in field.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            if !claim.owns(ownerKeys: values(fields[1]), taskIDs: values(fields[2])) {
+                throw PipelineError.permanent(
+                    "repository \(claim.name) holds commit \(fields[0].prefix(12)) of another sender or task (or not made by llm-deploy); "
+                        + "refusing to build on it or push into it. An operator may move data/git/\(claim.name).git aside and `retry` the task")
+            }
+        }
+    }
+
+    /// What a failure of local git or the file system means: running out of a resource may pass
+    /// (transient); anything else git refuses on a local repository will be refused again the
+    /// same way (permanent), so it fails the task now instead of two hours of deferrals.
+    static func classify(_ error: any Error, doing what: String) -> PipelineError {
+        guard let failure = error as? Git.Failure else { return .transient("\(what): \(error)") }
+        let passing = [
+            "No space left on device", "Disk quota exceeded", "Cannot allocate memory", "Out of memory",
+            "Resource temporarily unavailable", "Too many open files", "Interrupted system call",
+            ".lock': File exists", "cannot run git", "Input/output error",
+        ]
+        if failure.status > 128 || passing.contains(where: failure.output.contains) {
+            return .transient("\(what): \(failure)")
+        }
+        return .permanent("\(what): \(failure)")
     }
 
     /// The trailer that marks a task round's commit, so a rerun recognises its own push.
@@ -89,8 +139,7 @@ struct LocalForge: Forge {
         try WorkTree.replaceCheckout(checkout, with: publication.files)
         let repo = git(checkout)
         try await repo.run(["add", "--all"])
-        let message = "\(publication.message)\n\n\(Self.trailer(publication.id))\n"
-        try await repo.run(["commit", "--quiet", "--allow-empty", "--no-verify", "-F", "-"], input: Data(message.utf8))
+        try await repo.run(["commit", "--quiet", "--allow-empty", "--no-verify", "-F", "-"], input: Data(publication.commitMessage.utf8))
         try await repo.run(["push", "--quiet", "origin", "HEAD:refs/heads/main"])
         return try await repo.run(["rev-parse", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -188,14 +188,14 @@ struct CheckStage: PipelineStage {
         return text
     }
 
-    /// Checks of this task's earlier rounds, from their task files in done/, not repeated when
-    /// this round lists them too.
+    /// Checks of this task's earlier rounds, from their task files in done/ (or notify/, still
+    /// being notified), not repeated when this round lists them too.
     private func earlierRoundsChecks(_ request: TaskRequest) -> [(round: Int, check: String)] {
         guard request.round > 1, let spool else { return [] }
         var seen = Set(request.checks)
         var found: [(round: Int, check: String)] = []
-        let earlier = spool.entries(in: .done).compactMap { name -> TaskRequest? in
-            guard let data = try? spool.contents(of: name, in: .done), let other = try? TaskRequest.decodeSpoolFile(data) else { return nil }
+        let earlier = [SpoolState.done, .notify].flatMap { state in spool.entries(in: state).map { (state, $0) } }.compactMap { state, name -> TaskRequest? in
+            guard let data = try? spool.contents(of: name, in: state), let other = try? TaskRequest.decodeSpoolFile(data) else { return nil }
             return other.task == request.task && other.email == request.email && other.round < request.round ? other : nil
         }.sorted { $0.round < $1.round }
         for other in earlier {

@@ -24,6 +24,29 @@ struct GenerateStage: PipelineStage {
         task.journal.outputs.generator != fallback.name
     }
 
+    /// Replaces the tree with the fallback's (the offline template), for a stage that refused
+    /// the generator's tree for good but can still publish something and notify.
+    func generateWithFallback(_ task: inout TaskRun) async throws(PipelineError) {
+        let received = try attachments.load(task.request.attachments, from: task.work.attachments)
+        let existing: [String: Data]
+        do {
+            existing = try WorkTree.files(under: task.work.existing)
+        } catch {
+            throw .transient("reading the repository's current files: \(error)")
+        }
+        let brief = GenerationBrief(request: task.request, attachments: received, existingFiles: existing, feedback: nil)
+        let report = try await fallback.generate(brief, budget: 60)
+        let tree = try documents.assemble(report, attachments: received, request: task.request)
+        do {
+            try WorkTree.write(tree, to: task.work.tree)
+        } catch {
+            throw .transient("writing the generated tree: \(error)")
+        }
+        task.journal.outputs.generator = fallback.name
+        task.journal.outputs.generationMode = nil
+        task.journal.toolCalls = nil
+    }
+
     /// Generates the tree again, telling the generator why the last one was refused (later
     /// stages use this: the secret gate, the checks). A repair that must not replace a working
     /// tree with the offline template passes `fallbackOnFailure: false` and gets the error.
@@ -56,6 +79,7 @@ struct GenerateStage: PipelineStage {
         }
         task.journal.outputs.generator = chosen.name
         task.journal.outputs.generationMode = report.mode?.rawValue
+        task.journal.outputs.replacedAttachments = report.replacedAttachments.isEmpty ? nil : report.replacedAttachments
         task.journal.toolCalls = report.mode == nil ? nil : report.toolCalls
     }
 }

@@ -8,6 +8,7 @@ import Spool
 ///
 /// Adding a stage: a case in `Stage` (the journal's vocabulary, shared with the Handler's
 /// status), one file here with the stage's type, and one line in `PipelineEngine.stages`.
+/// (`notify` is the exception: `NotifyQueue` runs it, apart from the slots.)
 protocol PipelineStage: Sendable {
     /// The journal's name for this stage.
     var stage: Stage { get }
@@ -36,6 +37,9 @@ struct TaskRun: Sendable {
     /// notification attempt); the engine saves it after each stage anyway.
     let save: @Sendable (TaskJournal) throws -> Void
 
-    /// The repository this task's rounds publish to.
-    var repository: String { RepositoryName.forTask(request.task) }
+    /// The repository this round publishes to and what proves it is the task's own (decided
+    /// by the engine before the first stage; the name is journaled).
+    var claim: RepositoryClaim
+
+    var repository: String { claim.name }
 }

@@ -11,7 +11,7 @@ struct PrepareStage: PipelineStage {
 
     func run(_ task: inout TaskRun) async throws(PipelineError) {
         try await attachments.store(task.request.attachments, in: task.work.attachments)
-        let existing = task.request.round > 1 ? try await forge.existingFiles(repository: task.repository) : [:]
+        let existing = task.request.round > 1 ? try await forge.existingFiles(of: task.claim) : [:]
         do {
             try WorkTree.write(existing, to: task.work.existing)
         } catch {

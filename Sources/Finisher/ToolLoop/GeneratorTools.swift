@@ -2,7 +2,8 @@ import Fetch
 import Foundation
 
 /// The tools the model may call in the tool loop, and their execution: `list_files`,
-/// `read_file`, `write_file`, `delete_file`, `fetch_url` and `finish`.
+/// `read_file` (whole, or a byte or line range), `write_file`, `delete_file`, `convert_file`
+/// (deterministic data conversions), `fetch_url` (shown, or saved verbatim) and `finish`.
 ///
 /// Arguments are untrusted JSON: anything missing, mistyped or against the rules is refused with
 /// a reason the model can act on, never thrown. Files go through the `ToolWorkspace` (confined
@@ -26,7 +27,7 @@ struct GeneratorTools: Sendable {
     var finished: Bool { finishedSummary != nil }
 
     /// The tool names, as the model calls them.
-    static let names = ["list_files", "read_file", "write_file", "delete_file", "fetch_url", "finish"]
+    static var names: [String] { definitions.map(\.function.name) }
 
     /// The function definitions sent with every request of the loop.
     static let definitions: [ChatCompletionsRequest.Tool] = [
@@ -35,21 +36,48 @@ struct GeneratorTools: Sendable {
               parameters: object([:], required: [])),
         .init(name: "read_file",
               description: "Return a file of the repository or an attachment as text. A spreadsheet (.xlsx) is returned as CSV text "
-                + "of its first sheet. Long files are shown with their middle left out.",
-              parameters: object(["path": string("Relative path, as list_files shows it.")], required: ["path"])),
+                + "of its first sheet (or of \"sheet\"). A long file is shown with its middle left out unless you ask for a range: "
+                + "bytes with offset (negative counts from the end, e.g. -2000 for the last 2000 bytes) and length, or lines "
+                + "with start_line and end_line (1-based, inclusive).",
+              parameters: object([
+                  "path": string("Relative path, as list_files shows it."),
+                  "offset": integer("First byte to return (0-based); negative counts back from the end of the file."),
+                  "length": integer("How many bytes to return from offset."),
+                  "start_line": integer("First line to return (1-based)."),
+                  "end_line": integer("Last line to return (inclusive)."),
+                  "sheet": string("For a spreadsheet: the sheet's name or 1-based position."),
+              ], required: ["path"])),
         .init(name: "write_file",
-              description: "Create or replace a text file with its complete content (no placeholders, not a diff).",
+              description: "Create or replace a file with its complete content (no placeholders, not a diff). Writing a file "
+                + "under an attachment's name replaces that attachment (only when the brief asks to change it). A binary "
+                + "file (an image the brief asks for) is given as base64 with encoding \"base64\".",
               parameters: object([
                   "path": string("Relative path with forward slashes, e.g. index.html, data.json or .github/workflows/ci.yml."),
-                  "content": string("The complete text of the file."),
+                  "content": string("The complete text of the file, or its bytes in base64 when encoding is base64."),
+                  "encoding": .object(["type": .string("string"), "enum": .array([.string("utf-8"), .string("base64")]),
+                                       "description": .string("utf-8 (the default) for text, base64 for a binary file.")]),
               ], required: ["path", "content"])),
         .init(name: "delete_file",
               description: "Delete a file, or every file under a directory (path ending in /).",
               parameters: object(["path": string("Relative path of the file or directory.")], required: ["path"])),
+        .init(name: "convert_file",
+              description: "Convert a data file exactly, without retyping it: .xlsx to .csv or .json (any sheet; dates become "
+                + "ISO dates), .csv to .json (an array of objects keyed by the header) or .json to .csv. The result is written "
+                + "to destination. Use it whenever the brief asks for a converted or copied data file.",
+              parameters: object([
+                  "source": string("The attachment or repository file to convert, e.g. data.xlsx."),
+                  "destination": string("The file to write, e.g. data.csv."),
+                  "sheet": string("For a workbook: the sheet's name or 1-based position (default: the first)."),
+              ], required: ["source", "destination"])),
         .init(name: "fetch_url",
-              description: "GET a public http(s) URL and return the status, content type and body text (JSON, CSV, HTML), "
-                + "truncated when long. Private, local and metadata addresses are refused.",
-              parameters: object(["url": string("Absolute http:// or https:// URL.")], required: ["url"])),
+              description: "GET a public http(s) URL. Without save_as: return the status, content type and body text (JSON, CSV, "
+                + "HTML), truncated when long. With save_as: store the body verbatim in that repository file (nothing passes "
+                + "through you, nothing is cut) and return its size and beginning; read_file with a range reads any part. "
+                + "Private, local and metadata addresses are refused.",
+              parameters: object([
+                  "url": string("Absolute http:// or https:// URL."),
+                  "save_as": string("Optional repository path to store the body in, e.g. data.json."),
+              ], required: ["url"])),
         .init(name: "finish",
               description: "Call once every file is written: ends the work and publishes the repository.",
               parameters: object(["summary": string("One or two sentences: what was built or changed.")], required: ["summary"])),
@@ -70,6 +98,11 @@ struct GeneratorTools: Sendable {
         .object(["type": .string("string"), "description": .string(description)])
     }
 
+    /// A JSON Schema integer with a description.
+    private static func integer(_ description: String) -> JSONTree {
+        .object(["type": .string("integer"), "description": .string(description)])
+    }
+
     /// Executes one call; `deadline` bounds a fetch.
     mutating func run(_ call: ChatCompletionsToolCall, until deadline: Date) async -> ToolResult {
         guard Self.names.contains(call.name) else {
@@ -86,6 +119,12 @@ struct GeneratorTools: Sendable {
             arguments = parsed
         }
         func text(_ key: String) -> String? { arguments[key] as? String }
+        func number(_ key: String) -> Int?? {
+            guard let value = arguments[key], !(value is NSNull) else { return .some(nil) }
+            if let text = value as? String { return Int(text.trimmingCharacters(in: .whitespaces)).map { .some($0) } ?? nil }
+            if let number = value as? NSNumber, let exact = Int(exactly: number.doubleValue) { return .some(exact) }
+            return nil
+        }
         func missing(_ keys: String...) -> ToolResult {
             .refused("\(call.name) needs " + keys.map { "\"\($0)\"" }.joined(separator: " and ") + " as string" + (keys.count > 1 ? "s" : ""))
         }
@@ -94,15 +133,31 @@ struct GeneratorTools: Sendable {
             return .ok(workspace.list(limit: settings.maximumListedFiles))
         case "read_file":
             guard let path = text("path") else { return missing("path") }
-            return workspace.read(path, limit: settings.maximumReadCharacters, spreadsheets: settings.spreadsheets)
+            var range = ToolWorkspace.ReadRange()
+            for (key, slot) in [("offset", \ToolWorkspace.ReadRange.offset), ("length", \.length), ("start_line", \.startLine), ("end_line", \.endLine)] {
+                guard let value = number(key) else { return .refused("read_file's \"\(key)\" must be an integer") }
+                range[keyPath: slot] = value
+            }
+            range.sheet = text("sheet")
+            return workspace.read(path, range: range, limit: settings.maximumReadCharacters, spreadsheets: settings.spreadsheets)
         case "write_file":
             guard let path = text("path"), let content = text("content") else { return missing("path", "content") }
-            return workspace.write(path, content: content)
+            let encoding: GeneratedChanges.File.Encoding
+            switch text("encoding")?.lowercased() {
+            case nil, "utf-8", "utf8", "text": encoding = .utf8
+            case "base64": encoding = .base64
+            case let other?: return .refused("write_file's encoding is \"utf-8\" or \"base64\", not \(String(other.prefix(40)).debugDescription)")
+            }
+            return workspace.write(path, content: content, encoding: encoding)
         case "delete_file":
             guard let path = text("path") else { return missing("path") }
             return workspace.delete(path)
+        case "convert_file":
+            guard let source = text("source"), let destination = text("destination") else { return missing("source", "destination") }
+            return convert(source, to: destination, sheet: text("sheet"))
         case "fetch_url":
             guard let url = text("url") else { return missing("url") }
+            if let path = text("save_as"), !path.isEmpty { return await save(url, as: path, until: deadline) }
             return await fetch(url, until: deadline)
         default:
             let summary = (text("summary") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
@@ -112,6 +167,66 @@ struct GeneratorTools: Sendable {
             finishedSummary = summary.isEmpty ? "Done." : String(summary.prefix(1_000))
             return .ok("Finished.")
         }
+    }
+
+    /// `convert_file`: `source` converted into `destination`, or why not (nothing is written then).
+    private mutating func convert(_ source: String, to destination: String, sheet: String?) -> ToolResult {
+        if let problem = RepositoryDocuments.problem(withPath: source) {
+            return .refused("source \(GeneratedChanges.quoted(source)) \(problem): give a path as list_files shows it")
+        }
+        guard source != destination else { return .refused("the destination must be another file than the source") }
+        guard let bytes = workspace.current(source) else {
+            return .refused("there is no file \(GeneratedChanges.quoted(source)); list_files shows every file")
+        }
+        if let problem = workspace.problem(writing: destination) { return .refused(problem) }
+        switch settings.conversion.convert(source, bytes: bytes, mediaType: workspace.attachments[source]?.mediaType ?? "", to: destination, sheet: sheet) {
+        case .failure(let failure):
+            return .refused(failure.description)
+        case .success(let output):
+            let stored = workspace.store(destination, bytes: output.bytes)
+            guard stored.outcome == .ok else { return stored }
+            return .ok("Wrote \(destination) (\(output.bytes.count) bytes) from \(source): \(output.summary)")
+        }
+    }
+
+    /// `fetch_url` with `save_as`: the body stored verbatim, or why not (nothing is written then).
+    /// The path is checked before anything is fetched; a body over the limit is not saved cut off.
+    private mutating func save(_ url: String, as path: String, until deadline: Date) async -> ToolResult {
+        if let problem = workspace.problem(writing: path) { return .refused(problem) }
+        var fetcher = settings.fetcher
+        fetcher.maximumBytes = settings.maximumSavedBytes
+        fetcher.wholeBodiesOnly = true
+        let page: URLFetcher.Page
+        do {
+            page = try await fetcher.fetch(url, within: max(1, deadline.timeIntervalSinceNow))
+        } catch {
+            return error.isRefusal ? ToolResult(text: "Refused: " + error.description, outcome: .refused)
+                : ToolResult(text: "Failed: " + error.description, outcome: .failed)
+        }
+        if page.truncated {
+            let declared = page.declaredLength.map { " (it declares \($0) bytes)" } ?? ""
+            return .refused("the response from \(page.url) is larger than the \(settings.maximumSavedBytes)-byte limit\(declared): "
+                + "nothing was saved; fetch a smaller resource (a filtered or paginated URL)")
+        }
+        guard (200..<300).contains(page.status) else {
+            let preview = String(decoding: page.body.prefix(300), as: UTF8.self)
+            return .failed("HTTP \(page.status) from \(page.url): nothing was saved. The body begins: \(preview)")
+        }
+        let stored = workspace.store(path, bytes: page.body)
+        guard stored.outcome == .ok else { return stored }
+        var text = "Saved \(page.body.count) bytes from \(page.url) (HTTP \(page.status), Content-Type: \(page.contentType ?? "not given")) "
+            + "to \(path), verbatim."
+        if let body = GenerationPrompt.text(of: page.body) {
+            let lines = body.reduce(0) { $1 == "\n" ? $0 + 1 : $0 } + (body.hasSuffix("\n") || body.isEmpty ? 0 : 1)
+            let head = String(body.prefix(settings.maximumSavedPreviewCharacters))
+            text += " \(lines) lines. "
+            text += head.count < body.count
+                ? "Its first \(head.count) characters follow; read_file(path, offset: -2000) reads its end.\n\n\(head)\n[…]"
+                : "All of it:\n\n\(head)"
+        } else {
+            text += " Binary content: not shown."
+        }
+        return .ok(text)
     }
 
     /// `fetch_url`: the response described and its text shown (truncated), or why there is none.

@@ -78,6 +78,9 @@ struct ToolLoop: Sendable {
                 if records.isEmpty, case .rejected(_, let param, let message) = error, Self.namesTools(param: param, message: message) {
                     return result(.unsupported(reason: "the server refused tools: \(message)", answer: nil))
                 }
+                if case .unsupported(.tools, let message) = error {
+                    return result(.unsupported(reason: "the server refused tools: \(message)", answer: nil))
+                }
                 return result(.failed(error))
             }
             tokens += response.usage?.totalTokens ?? request.encoded().count / 4

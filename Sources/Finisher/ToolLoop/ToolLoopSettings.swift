@@ -20,13 +20,22 @@ struct ToolLoopSettings: Sendable {
     var maximumFetchCharacters = 20_000
     /// The most entries `list_files` returns.
     var maximumListedFiles = 500
+    /// The most bytes `fetch_url` saves with `save_as` (a larger body is not saved at all).
+    var maximumSavedBytes = 8 << 20
+    /// The most characters of a saved body shown back to the model.
+    var maximumSavedPreviewCharacters = 2_000
     /// `fetch_url`'s HTTP client and address policy.
     var fetcher: URLFetcher
     /// Converts `.xlsx` files for `read_file`.
     var spreadsheets = SpreadsheetReader()
+    /// `convert_file`'s conversions.
+    var conversion = FileConversion()
 
-    /// Settings with `allowlist` as the operator's `LLM_DEPLOY_FETCH_ALLOW`.
-    init(allowlist: FetchAllowlist = .none) {
+    /// Settings with `allowlist` as the operator's `LLM_DEPLOY_FETCH_ALLOW` and `contact` (an
+    /// e-mail address or URL, `LLM_DEPLOY_CONTACT`) in `fetch_url`'s User-Agent, as APIs such as
+    /// SEC EDGAR require of automated clients.
+    init(allowlist: FetchAllowlist = .none, contact: String? = nil) {
         fetcher = URLFetcher(policy: FetchGuard(allowlist: allowlist))
+        if let contact { fetcher.userAgent = URLFetcher.userAgent(contact: contact) }
     }
 }
