@@ -50,7 +50,10 @@ struct CheckStage: PipelineStage {
             task.journal.checks = record
             return
         }
-        if record.attempts.count >= maximumAttempts, record.kept != nil { return }
+        if record.attempts.count >= maximumAttempts, record.kept != nil {
+            try? FileManager.default.removeItem(at: checked)
+            return
+        }
         let session: CheckSession
         do {
             session = try await CheckSession.start(settings)
