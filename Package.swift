@@ -35,6 +35,11 @@ let package = Package(
         // byte and time limits, vetted redirects) and the plain client for notifications and
         // Pages checks. Foundation only.
         .target(name: "Fetch", dependencies: ["Spool"]),
+        // The brief's checks run against the built tree before it is published: nginx serves it
+        // on loopback as GitHub Pages would, Debian's chromedriver drives a headless Chromium
+        // over W3C WebDriver (a small loopback client: URLSession rejects chromedriver's header
+        // lines). Spool for CheckResult, which the journal records; no new package.
+        .target(name: "SiteCheck", dependencies: ["Spool"]),
         // .xlsx workbooks read as CSV. The only user of ZIPFoundation, so its build cost stays here.
         .target(
             name: "Spreadsheet",
@@ -55,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "Finisher",
             dependencies: [
-                "Spool", "ServiceLog", "Fetch", "Spreadsheet",
+                "Spool", "ServiceLog", "Fetch", "Spreadsheet", "SiteCheck",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -64,6 +69,7 @@ let package = Package(
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
         .testTarget(name: "HandlerTests", dependencies: ["Handler", "Spool"]),
         .testTarget(name: "FinisherTests", dependencies: ["Finisher", "Spool", "Fetch", "Spreadsheet", "TestSupport"]),
+        .testTarget(name: "SiteCheckTests", dependencies: ["SiteCheck", "Spool"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Spool", "TestSupport"]),
     ]
 )

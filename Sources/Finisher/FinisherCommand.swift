@@ -3,6 +3,7 @@ import Fetch
 import Foundation
 import Logging
 import ServiceLog
+import SiteCheck
 import Spool
 
 /// `llm-deploy-finisher`: completes spooled tasks and lets operators inspect the spool.
@@ -11,7 +12,7 @@ struct FinisherCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "llm-deploy-finisher",
         abstract: "Builds, publishes and reports spooled tasks; inspects and repairs the spool.",
-        subcommands: [Drain.self, Recover.self, Run.self, Status.self, Retry.self, Scan.self, Doctor.self])
+        subcommands: [Drain.self, Recover.self, Run.self, Status.self, Retry.self, Scan.self, Check.self, Doctor.self])
 }
 
 /// What every subcommand that touches the spool needs.
@@ -66,7 +67,8 @@ struct FinisherContext {
                 scanner: SecretScanner(configuredSecrets: configuration.secrets),
                 pages: PagesVerifier(client: client),
                 attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: fetchAllowlist))),
-                documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now))),
+                documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now)),
+                checks: configuration.checkSettings, checkAttempts: configuration.checkAttempts, spool: spool),
             logger: logger, multipleSenders: configuration.multipleSenders)
         var notifications = NotifyQueue(
             spool: spool,
@@ -100,6 +102,9 @@ extension FinisherCommand {
         func run() async throws {
             let context = try FinisherContext()
             let worker = context.worker()
+            // A Finisher killed during the check stage leaves Chromium running: kill it first.
+            let killed = CheckSession.reapAbandoned(under: context.configuration.dataRoot + "/check")
+            if killed > 0 { context.logger.notice("killed check-run processes left by a dead Finisher", metadata: ["processes": "\(killed)"]) }
             try worker.recover()
             try await worker.drain()
         }

@@ -1,4 +1,5 @@
 import Foundation
+import SiteCheck
 import Spool
 
 /// The Finisher's settings from the environment (every variable is in the README's configuration table).
@@ -16,6 +17,11 @@ struct FinisherConfiguration: Sendable {
     var authorEmail: String
     /// Every secret the service holds, for the scanner (never logged).
     var secrets: [String]
+    /// `LLM_DEPLOY_CHECKS` (`on`, default, or `off`): run the brief's checks in headless
+    /// Chromium before publishing.
+    var checksEnabled: Bool
+    /// `LLM_DEPLOY_CHECK_ATTEMPTS`: trees checked per task, the first and its repairs.
+    var checkAttempts: Int
     /// Whether more than one sender can reach the service: `LLM_DEPLOY_SECRETS_FILE` lists
     /// several, or lists one beside the shared `LLM_DEPLOY_SECRET` (which any other address may use).
     var multipleSenders: Bool
@@ -34,6 +40,19 @@ struct FinisherConfiguration: Sendable {
         self.secrets = try Self.secrets(in: environment)
         let listed = try environment.senderSecrets().count
         multipleSenders = listed + (try environment.secret("LLM_DEPLOY_SECRET") == nil ? 0 : 1) >= 2
+        switch environment["LLM_DEPLOY_CHECKS"] ?? "on" {
+        case "on": checksEnabled = true
+        case "off": checksEnabled = false
+        case let other: throw ConfigurationError(variable: "LLM_DEPLOY_CHECKS", reason: "must be on or off, not \(other)")
+        }
+        checkAttempts = try environment.integer("LLM_DEPLOY_CHECK_ATTEMPTS", default: 3, in: 1...10)
+    }
+
+    /// Where the check stage finds Chromium, chromedriver and nginx, and keeps its run
+    /// directories (`LLM_DEPLOY_DATA/check`); `nil` when the checks are off.
+    var checkSettings: CheckSettings? {
+        guard checksEnabled else { return nil }
+        return CheckSettings.located(workRoot: dataRoot + "/check")
     }
 
     /// Every secret configured for the service: what the scanner must never let through.

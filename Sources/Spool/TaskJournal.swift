@@ -3,7 +3,7 @@ public import FoundationEssentials
 /// The pipeline's stages, in order: the journal's vocabulary, shared with the Handler's status
 /// (docs/architecture.md, Stages).
 public enum Stage: String, CaseIterable, Sendable, Codable, Comparable {
-    case prepare, generate, scan, publish, pages, repair, notify
+    case prepare, generate, scan, check, publish, pages, repair, notify
 
     public static func < (lhs: Stage, rhs: Stage) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
@@ -30,6 +30,9 @@ public struct TaskJournal: Sendable, Codable, Equatable {
     /// The generator's tool calls in the last generation (arguments redacted); absent in
     /// journals written before tools existed.
     public var toolCalls: [ToolCall]?
+    /// The brief's checks run against the built tree before publishing; absent in journals
+    /// written before the check stage existed.
+    public var checks: CheckRecord?
     /// When a deferred task is due again.
     public var nextAttemptAt: Date?
     /// Transient failures so far (drives the back-off).
@@ -195,7 +198,7 @@ public struct TaskJournal: Sendable, Codable, Equatable {
     public var currentStage: Stage? { Stage.allCases.first { !completed.contains($0) } }
 
     enum CodingKeys: String, CodingKey {
-        case id, task, round, email, state, completed, outputs, attempts, notifications, deferrals, failure
+        case id, task, round, email, state, completed, outputs, attempts, notifications, deferrals, failure, checks
         case toolCalls = "tool_calls"
         case nextAttemptAt = "next_attempt_at", receivedAt = "received_at", updatedAt = "updated_at"
         case retriedAt = "retried_at"

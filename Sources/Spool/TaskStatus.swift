@@ -17,11 +17,20 @@ public struct TaskStatus: Codable, Sendable, Equatable {
     public var commitSHA: String?
     public var pagesURL: String?
     public var lastError: String?
+    /// Whether the Pages check saw the published commit before the notification.
+    public var pagesVerified: Bool?
+    /// `checks 5/6` for the tree that was (or will be) published.
+    public var checks: String?
+    /// That tree's results, this round's checks then earlier rounds' (with their `round`).
+    public var checkResults: [CheckResult]?
+    /// How many trees the check stage looked at (the first and each repair).
+    public var checkAttempts: Int?
 
     enum CodingKeys: String, CodingKey {
         case id, task, round, state, stage
         case receivedAt = "received_at", updatedAt = "updated_at", nextAttemptAt = "next_attempt_at"
         case repoURL = "repo_url", commitSHA = "commit_sha", pagesURL = "pages_url", lastError = "last_error"
+        case pagesVerified = "pages_verified", checks, checkResults = "check_results", checkAttempts = "check_attempts"
     }
 
     /// The status of queue entry `name` in `state`, from its task file and journal.
@@ -40,6 +49,12 @@ public struct TaskStatus: Codable, Sendable, Equatable {
         commitSHA = journal?.outputs.commitSHA
         pagesURL = journal?.outputs.pagesURL
         lastError = journal?.lastError ?? spool.rejectionReason(name)
+        pagesVerified = journal?.outputs.pagesVerified
+        if let record = journal?.checks {
+            checks = record.summary
+            checkResults = record.keptAttempt.map { $0.results + $0.regression }
+            checkAttempts = record.attempts.count
+        }
     }
 
     /// The status of task `id`, or `nil` when the spool does not hold it.

@@ -70,13 +70,13 @@ import TestSupport
         }
         #expect(until.timeIntervalSince(before) >= 42 && until.timeIntervalSince(before) < 43)
         #expect(reason == "publish: HTTP 503")
-        #expect(journal.completed == [.prepare, .generate, .scan])
+        #expect(journal.completed == [.prepare, .generate, .scan, .check])
         #expect(journal.attempts.last?.outcome == "transient" && journal.attempts.last?.error == "HTTP 503")
         // The journal on disk says the same: a new process resumes at publish.
-        #expect(try fixture.spool.readJournal(journal.id)?.completed == [.prepare, .generate, .scan])
+        #expect(try fixture.spool.readJournal(journal.id)?.completed == [.prepare, .generate, .scan, .check])
 
         #expect(await engine.run(fixture.request, journal: &journal) == .published)
-        #expect(calls.stages == [.prepare, .generate, .scan, .publish, .publish, .pages, .repair])
+        #expect(calls.stages == [.prepare, .generate, .scan, .check, .publish, .publish, .pages, .repair])
     }
 
     @Test func withoutADelayFromThePeerTheBackOffGrowsWithTheDeferrals() async throws {
@@ -122,13 +122,15 @@ import TestSupport
         #expect(await engine.run(fixture.request, journal: &wiped) == .published)
         #expect(wiped.attempts.map(\.stage) == E.generation)
 
-        // Once published, a missing work directory no longer matters.
+        // Once published, a missing work directory no longer matters. (A journal written before
+        // the check stage existed lacks it: it completes at once, checking nothing.)
         var published = fixture.journal()
         published.completed = [.prepare, .generate, .scan, .publish]
         published.outputs = wiped.outputs
         try FileManager.default.removeItem(at: work.root)
         #expect(await engine.run(fixture.request, journal: &published) == .published)
-        #expect(published.attempts.map(\.stage) == [.pages, .repair])
+        #expect(published.attempts.map(\.stage) == [.check, .pages, .repair])
+        #expect(published.checks == nil)
         #expect(forge.publications.count == 2)
     }
 

@@ -9,7 +9,7 @@ import TestSupport
         try withStack { stack in
             let run = try stack.finisher(["doctor", "--nginx-conf", "\(stack.home)/nginx.conf", "--evaluator", "\(evaluator.url)/n"])
             #expect(run.status == 0, "\(run.log)")
-            for check in ["configuration", "request secret", "spool", "data directory", "git", "nginx", "forge", "LLM", "evaluator"] {
+            for check in ["configuration", "request secret", "spool", "data directory", "git", "nginx", "forge", "LLM", "chromium", "evaluator"] {
                 #expect(run.log.contains("ok    \(check):"), "\(check) missing: \(run.log)")
             }
             #expect(!run.log.contains(stack.secret))

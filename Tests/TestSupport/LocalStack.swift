@@ -68,7 +68,8 @@ public final class LocalStack: @unchecked Sendable {
         var object: [String: Any] = [
             "email": "student@example.com", "secret": secret, "task": "captcha-solver-3f2a1", "round": 1,
             "nonce": UUID().uuidString, "brief": "Create a page that shows the sum of the CSV's numbers.",
-            "checks": ["document.querySelector('#total') !== null"],
+            // Every page the tests publish has a heading: the check stage passes it first time.
+            "checks": ["document.querySelector('h1') !== null"],
             "evaluation_url": "http://127.0.0.1:9/notify",
             "attachments": [["name": "data.csv", "url": "data:text/csv;base64,YSxiCjEsMgo="]],
         ]

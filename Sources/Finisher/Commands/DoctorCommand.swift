@@ -2,6 +2,7 @@ import ArgumentParser
 import Fetch
 import Foundation
 import Logging
+import SiteCheck
 import Spool
 
 extension FinisherCommand {
@@ -71,6 +72,7 @@ extension FinisherCommand {
             } else {
                 report.pass("LLM", "OPENAI_API_KEY is not set: the offline template generator will be used")
             }
+            report.check("chromium", await Self.checkBrowser(configuration.checkSettings))
             if let evaluator {
                 do {
                     let response = try await client.send("GET", evaluator, timeout: 10)
@@ -125,6 +127,28 @@ extension FinisherCommand {
             let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
             return process.terminationStatus == 0 ? .success(text) : .failure(DoctorFailure(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
+
+        /// Starts Chromium through chromedriver and loads a one-line page from the loopback
+        /// server, as the check stage does.
+        static func checkBrowser(_ settings: CheckSettings?) async -> Result<String, DoctorFailure> {
+            guard var settings else { return .success("LLM_DEPLOY_CHECKS=off: pages are published without running their checks") }
+            settings.workRoot = FileManager.default.temporaryDirectory.path + "/llm-deploy-doctor-\(getpid())"
+            defer { try? FileManager.default.removeItem(atPath: settings.workRoot) }
+            let tree = settings.workRoot + "/tree"
+            do {
+                try FileManager.default.createDirectory(atPath: tree, withIntermediateDirectories: true)
+                try Data("<!doctype html><title>doctor</title><p id=ok>ok</p>\n".utf8).write(to: URL(fileURLWithPath: tree + "/index.html"))
+            } catch {
+                return .failure(DoctorFailure("cannot write a test page under \(settings.workRoot): \(error)"))
+            }
+            let report = await CheckSession.run(checks: ["js: document.title === 'doctor' && !!document.querySelector('#ok')"], tree: tree, repository: "doctor", settings: settings)
+            guard let result = report.results.first, result.status == .passed else {
+                let reason = report.results.first?.reason ?? "no result"
+                return .failure(DoctorFailure("\(reason) (scripts/setup installs chromium and chromium-driver; LLM_DEPLOY_CHECKS=off publishes without checks)"))
+            }
+            let sandbox = settings.runningAsRoot ? "; running as root, so without Chromium's sandbox" : ""
+            return .success("Chromium \(report.browserVersion ?? "?") loads a page through chromedriver (\(report.seconds) s)\(sandbox)")
         }
 
         static func checkGitHub(apiURL: String, token: String, owner: String?, client: WebClient) async -> Result<String, DoctorFailure> {

@@ -31,7 +31,7 @@ extension FinisherCommand {
 /// The operator's table of `TaskStatus` rows (postqueue -p).
 enum StatusRow {
     static func table(_ rows: [TaskStatus]) -> String {
-        let header = ["ID", "TASK", "ROUND", "STATE", "STAGE", "AGE", "NEXT ATTEMPT", "LAST ERROR"]
+        let header = ["ID", "TASK", "ROUND", "STATE", "STAGE", "AGE", "NEXT ATTEMPT", "CHECKS", "LAST ERROR"]
         let now = Date()
         let lines = rows.map { row -> [String] in
             let received = row.receivedAt.map { age(now.timeIntervalSince($0)) } ?? "-"
@@ -39,7 +39,7 @@ enum StatusRow {
             let error = String((row.lastError ?? "-").replacingOccurrences(of: "\n", with: " ").prefix(70))
             let round = row.round.map(String.init) ?? "?"
             return [String(row.id.prefix(32)), String((row.task ?? "?").prefix(32)), round, row.state.rawValue,
-                    row.stage ?? "-", received, next, error]
+                    row.stage ?? "-", received, next, row.checks ?? "-", error]
         }
         guard !lines.isEmpty else { return "The spool is empty." }
         let widths = header.indices.map { column in ([header] + lines).map { $0[column].count }.max()! }

@@ -1,9 +1,10 @@
 import Foundation
 import Logging
+import SiteCheck
 import Spool
 
-/// Runs a claimed task through its stages (`prepare → generate → scan → publish → pages →
-/// repair`), journaling each completion before the next starts, so a Finisher killed anywhere
+/// Runs a claimed task through its stages (`prepare → generate → scan → check → publish →
+/// pages → repair`), journaling each completion before the next starts, so a Finisher killed anywhere
 /// resumes at the first stage not yet journaled. The last stage, `notify`, is not run here: a
 /// published task goes to the notify queue (`NotifyQueue`), which resends without holding a
 /// slot. It knows the stage list and what to do when a stage fails (defer with back-off, or
@@ -32,7 +33,8 @@ struct PipelineEngine: Sendable {
     /// The stages in order, built from the process's services.
     static func stages(
         generator: any Generator, fallback: any Generator, forge: any Forge,
-        scanner: SecretScanner, pages: PagesVerifier, attachments: AttachmentLoader, documents: RepositoryDocuments
+        scanner: SecretScanner, pages: PagesVerifier, attachments: AttachmentLoader, documents: RepositoryDocuments,
+        checks: CheckSettings? = nil, checkAttempts: Int = 3, spool: SpoolDirectory? = nil
     ) -> [any PipelineStage] {
         let generation = GenerateStage(generator: generator, fallback: fallback, attachments: attachments, documents: documents)
         let scan = ScanStage(scanner: scanner, generation: generation)
@@ -41,6 +43,8 @@ struct PipelineEngine: Sendable {
             PrepareStage(attachments: attachments, forge: forge),
             generation,
             scan,
+            CheckStage(settings: checks, maximumAttempts: checkAttempts, generation: generation, scanner: scanner,
+                       judge: (generator as? ChatCompletionsGenerator).map { CheckJudge(model: $0.model, client: $0.client) }, spool: spool),
             PublishStage(forge: forge),
             pagesStage,
             WorkflowRepairStage(forge: forge, generation: generation, scan: scan, pages: pagesStage),

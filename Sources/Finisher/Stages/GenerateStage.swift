@@ -48,8 +48,9 @@ struct GenerateStage: PipelineStage {
     }
 
     /// Generates the tree again, telling the generator why the last one was refused (later
-    /// stages use this: the secret gate, the checks).
-    func generate(_ task: inout TaskRun, feedback: String?) async throws(PipelineError) {
+    /// stages use this: the secret gate, the checks). A repair that must not replace a working
+    /// tree with the offline template passes `fallbackOnFailure: false` and gets the error.
+    func generate(_ task: inout TaskRun, feedback: String?, fallbackOnFailure: Bool = true) async throws(PipelineError) {
         let received = try attachments.load(task.request.attachments, from: task.work.attachments)
         let existing: [String: Data]
         do {
@@ -65,7 +66,7 @@ struct GenerateStage: PipelineStage {
         do {
             report = try await generator.generate(brief, budget: budget)
         } catch {
-            guard generator.name != fallback.name else { throw error }
+            guard generator.name != fallback.name, fallbackOnFailure else { throw error }
             task.logger.warning("generator failed; using the offline template", metadata: ["error": "\(error)"])
             chosen = fallback
             report = try await fallback.generate(brief, budget: budget)
