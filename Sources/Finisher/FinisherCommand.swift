@@ -21,9 +21,6 @@ struct FinisherContext {
     let configuration: FinisherConfiguration
     let spool: SpoolDirectory
     let generator: any Generator
-    let fetchAllowlist: FetchAllowlist
-    /// `LLM_DEPLOY_NOTIFY_ALLOW`: non-public hosts notifications may still go to.
-    let notifyAllowlist: FetchAllowlist
     let logger: Logger
 
     init() throws {
@@ -37,9 +34,7 @@ struct FinisherContext {
         do {
             configuration = try FinisherConfiguration(environment: environment)
             spool = try SpoolDirectory(root: configuration.spoolRoot)
-            generator = try GeneratorSelection.make(environment: environment, logger: logger)
-            fetchAllowlist = try FetchAllowlist(parsing: environment["LLM_DEPLOY_FETCH_ALLOW"])
-            notifyAllowlist = try FetchAllowlist(parsing: environment["LLM_DEPLOY_NOTIFY_ALLOW"], variable: "LLM_DEPLOY_NOTIFY_ALLOW")
+            generator = GeneratorSelection.make(configuration: configuration, logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             throw ExitCode(78)
@@ -66,13 +61,13 @@ struct FinisherContext {
                 generator: generator, fallback: TemplateGenerator(), forge: forge,
                 scanner: SecretScanner(configuredSecrets: configuration.secrets),
                 pages: PagesVerifier(client: client),
-                attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: fetchAllowlist))),
+                attachments: AttachmentLoader(fetcher: URLFetcher(policy: FetchGuard(allowlist: configuration.fetchAllowlist))),
                 documents: RepositoryDocuments(licenseHolder: configuration.authorName, year: Calendar(identifier: .gregorian).component(.year, from: .now)),
                 checks: configuration.checkSettings, checkAttempts: configuration.checkAttempts, spool: spool),
             logger: logger, multipleSenders: configuration.multipleSenders)
         var notifications = NotifyQueue(
             spool: spool,
-            stage: NotifyStage(notifier: HTTPNotifier(post: GuardedPost(policy: FetchGuard(allowlist: notifyAllowlist))), horizon: configuration.notifyHorizon, timeout: configuration.notifyTimeout),
+            stage: NotifyStage(notifier: HTTPNotifier(post: GuardedPost(policy: FetchGuard(allowlist: configuration.notifyAllowlist))), horizon: configuration.notifyHorizon, timeout: configuration.notifyTimeout),
             dataRoot: configuration.dataRoot, logger: logger)
         // Crash injection for the integration tests: SIGKILL right after journaling this stage.
         if let stage = environment["LLM_DEPLOY_TEST_KILL_AFTER"].flatMap(Stage.init(rawValue:)) {

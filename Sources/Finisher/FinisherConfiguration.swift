@@ -1,3 +1,4 @@
+import Fetch
 import Foundation
 import SiteCheck
 import Spool
@@ -22,6 +23,12 @@ struct FinisherConfiguration: Sendable {
     var checksEnabled: Bool
     /// `LLM_DEPLOY_CHECK_ATTEMPTS`: trees checked per task, the first and its repairs.
     var checkAttempts: Int
+    /// The LLM endpoint; `nil` without a key (the offline template generates).
+    var llm: LLMSettings?
+    /// `LLM_DEPLOY_FETCH_ALLOW`: non-public hosts `fetch_url` and attachment URLs may still reach.
+    var fetchAllowlist: FetchAllowlist
+    /// `LLM_DEPLOY_NOTIFY_ALLOW`: non-public hosts notifications may still go to.
+    var notifyAllowlist: FetchAllowlist
     /// Whether more than one sender can reach the service: `LLM_DEPLOY_SECRETS_FILE` lists
     /// several, or lists one beside the shared `LLM_DEPLOY_SECRET` (which any other address may use).
     var multipleSenders: Bool
@@ -38,6 +45,9 @@ struct FinisherConfiguration: Sendable {
         authorName = environment["LLM_DEPLOY_GIT_AUTHOR_NAME"] ?? "llm-deploy"
         authorEmail = environment["LLM_DEPLOY_GIT_AUTHOR_EMAIL"] ?? "llm-deploy@localhost"
         self.secrets = try Self.secrets(in: environment)
+        llm = try LLMSettings.read(from: environment)
+        fetchAllowlist = try FetchAllowlist(parsing: environment["LLM_DEPLOY_FETCH_ALLOW"])
+        notifyAllowlist = try FetchAllowlist(parsing: environment["LLM_DEPLOY_NOTIFY_ALLOW"], variable: "LLM_DEPLOY_NOTIFY_ALLOW")
         let listed = try environment.senderSecrets().count
         multipleSenders = listed + (try environment.secret("LLM_DEPLOY_SECRET") == nil ? 0 : 1) >= 2
         switch environment["LLM_DEPLOY_CHECKS"] ?? "on" {

@@ -55,8 +55,8 @@ extension FinisherCommand {
             case .github(let apiURL, let token, let owner):
                 report.check("forge", await Self.checkGitHub(apiURL: apiURL, token: token, owner: owner, client: client))
             }
-            if let key = try? environment.secret("OPENAI_API_KEY") {
-                let base = environment["OPENAI_BASE_URL"] ?? "https://api.openai.com/v1"
+            if let llm = configuration.llm {
+                let (base, key) = (llm.baseURL, llm.apiKey)
                 let result: Result<String, DoctorFailure>
                 do {
                     let response = try await client.send("GET", base + "/models", headers: ["Authorization": "Bearer \(key)"], timeout: 15)
@@ -67,7 +67,7 @@ extension FinisherCommand {
                 }
                 report.check("LLM", result)
                 if case .success = result {
-                    report.check("LLM capabilities", await Self.probeCapabilities(base: base, key: key, model: environment["LLM_DEPLOY_MODEL"] ?? GeneratorSelection.defaultModel, web: client))
+                    report.check("LLM capabilities", await Self.probeCapabilities(base: base, key: key, model: llm.model, web: client))
                 }
             } else {
                 report.pass("LLM", "OPENAI_API_KEY is not set: the offline template generator will be used")
