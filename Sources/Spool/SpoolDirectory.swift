@@ -20,6 +20,10 @@ public final class SpoolDirectory: Sendable {
     public let root: String
     private let incomingSync: DirectorySync
     private let sequence = Atomic<UInt64>(0)
+    /// Descriptors of `tmp/` and of each queue (in `SpoolState.allCases` order), so that a
+    /// delivery looks up one name in a directory instead of walking the whole path each time.
+    private let temporaryDescriptor: Int32
+    private let queueDescriptors: [Int32]
 
     /// The subdirectories, created on first use.
     public static let subdirectories = ["tmp", "journal"] + SpoolState.allCases.map(\.rawValue)
@@ -32,6 +36,37 @@ public final class SpoolDirectory: Sendable {
             try Self.makeDirectory("\(root)/\(name)")
         }
         incomingSync = try DirectorySync(path: "\(root)/\(SpoolState.incoming.rawValue)", scope: sync)
+        var descriptors: [Int32] = []
+        for name in ["tmp"] + SpoolState.allCases.map(\.rawValue) {
+            let fd = open("\(root)/\(name)", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else {
+                let code = errno
+                descriptors.forEach { close($0) }
+                throw SpoolError("open", path: "\(root)/\(name)", errno: code)
+            }
+            descriptors.append(fd)
+        }
+        temporaryDescriptor = descriptors[0]
+        queueDescriptors = Array(descriptors.dropFirst())
+    }
+
+    deinit {
+        close(temporaryDescriptor)
+        queueDescriptors.forEach { close($0) }
+    }
+
+    private func descriptor(of state: SpoolState) -> Int32 {
+        switch state {
+        case .incoming: queueDescriptors[0]
+        case .active: queueDescriptors[1]
+        case .deferred: queueDescriptors[2]
+        case .done: queueDescriptors[3]
+        case .failed: queueDescriptors[4]
+        }
+    }
+
+    private func exists(_ id: TaskID, in state: SpoolState) -> Bool {
+        faccessat(descriptor(of: state), id.rawValue, F_OK, 0) == 0
     }
 
     /// The path of a task file in a queue.
@@ -45,7 +80,7 @@ public final class SpoolDirectory: Sendable {
     /// `incoming`, so checking in this order cannot miss a file that moves during the check
     /// except into `incoming`, where delivery's exclusive link catches it.
     public func state(of id: TaskID) -> SpoolState? {
-        SpoolState.allCases.first { state in access(path(of: id, in: state), F_OK) == 0 }
+        SpoolState.allCases.first { exists(id, in: $0) }
     }
 
     /// What `deliver` did.
@@ -58,27 +93,26 @@ public final class SpoolDirectory: Sendable {
 
     /// Writes `request` durably into `incoming/` unless the spool already holds its ID.
     public func deliver(_ request: TaskRequest) throws(SpoolError) -> Delivery {
-        let id = request.id
+        try deliver(request, id: request.id)
+    }
+
+    /// `deliver(_:)` for a caller that already derived `id` from `request`.
+    public func deliver(_ request: TaskRequest, id: TaskID) throws(SpoolError) -> Delivery {
         if let existing = state(of: id) { return .duplicate(existing) }
-        let bytes: Data
-        do {
-            bytes = try request.encoded()
-        } catch {
-            throw SpoolError("encode", path: id.rawValue, errno: EINVAL)
-        }
-        let temporary = "\(root)/tmp/\(id.rawValue).\(getpid()).\(sequence.add(1, ordering: .relaxed).newValue)"
-        try Self.writeDurably(bytes, to: temporary, flush: incomingSync.scope == .directory)
-        defer { unlink(temporary) }
-        let final = path(of: id, in: .incoming)
-        if link(temporary, final) != 0 {
+        let bytes = request.encodedBytes()
+        let temporary = "\(id.rawValue).\(getpid()).\(sequence.add(1, ordering: .relaxed).newValue)"
+        try Self.writeDurably(bytes, in: temporaryDescriptor, name: temporary, shown: "\(root)/tmp/\(temporary)",
+                              flush: incomingSync.scope == .directory)
+        defer { unlinkat(temporaryDescriptor, temporary, 0) }
+        if linkat(temporaryDescriptor, temporary, descriptor(of: .incoming), id.rawValue, 0) != 0 {
             let code = errno
             if code == EEXIST { return .duplicate(.incoming) }
-            throw SpoolError("link", path: final, errno: code)
+            throw SpoolError("link", path: path(of: id, in: .incoming), errno: code)
         }
         // The first check can miss a task moving back through incoming/ (a due deferred task
         // promoted and claimed meanwhile): look again now that ours is visible, and withdraw it.
-        if let other = [SpoolState.active, .deferred, .done, .failed].first(where: { access(path(of: id, in: $0), F_OK) == 0 }) {
-            unlink(final)
+        if let other = [SpoolState.active, .deferred, .done, .failed].first(where: { exists(id, in: $0) }) {
+            unlinkat(descriptor(of: .incoming), id.rawValue, 0)
             return .duplicate(other)
         }
         try incomingSync.sync()
@@ -87,7 +121,13 @@ public final class SpoolDirectory: Sendable {
 
     /// Creates `path` exclusively, writes `bytes`, and (with `flush`) `fdatasync`s them.
     static func writeDurably(_ bytes: Data, to path: String, flush: Bool = true) throws(SpoolError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+        try writeDurably([UInt8](bytes), in: AT_FDCWD, name: path, shown: path, flush: flush)
+    }
+
+    /// Creates `name` in `directory` exclusively, writes `bytes` in one call, and (with `flush`)
+    /// `fdatasync`s them; errors name the file as `shown`.
+    static func writeDurably(_ bytes: [UInt8], in directory: Int32, name: String, shown path: String, flush: Bool) throws(SpoolError) {
+        let fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw SpoolError("create", path: path, errno: errno) }
         var failure: SpoolError?
         bytes.withUnsafeBytes { buffer in
@@ -105,7 +145,7 @@ public final class SpoolDirectory: Sendable {
         if failure == nil, flush, fdatasync(fd) != 0 { failure = SpoolError("fdatasync", path: path, errno: errno) }
         close(fd)
         if let failure {
-            unlink(path)
+            unlinkat(directory, name, 0)
             throw failure
         }
     }

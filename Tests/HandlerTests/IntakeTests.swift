@@ -120,6 +120,28 @@ import Testing
         #expect(text.contains("\r\nAllow: POST\r\n\r\n{"))
     }
 
+    /// The hand-written bodies are the bytes `JSONEncoder` (sorted keys, slashes unescaped) gave.
+    @Test func responseBodiesMatchJSONEncoder() throws {
+        struct Accepted: Encodable { var status = "accepted", id: String, task: String, round: Int, nonce: String, duplicate: Bool }
+        struct Failure: Encodable { var error: String, field: String?, message: String }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for text in ["t-1", "quote \" and \\ and / and \u{1}\n", "é 😀 \u{2028}", ""] {
+            var task = try TaskRequest(validating: JSONValue.parse(JSONSerialization.data(withJSONObject: Self.valid)))
+            task.task = text
+            task.nonce = text + "n"
+            task.round = 9_999
+            for duplicate in [false, true] {
+                let expected = try encoder.encode(Accepted(id: task.id.rawValue, task: text, round: 9_999, nonce: text + "n", duplicate: duplicate))
+                #expect(ResponseBodies.accepted(task, id: task.id, duplicate: duplicate).body == Array(expected) + [0x0A])
+            }
+            for field in [nil, text] {
+                let expected = try encoder.encode(Failure(error: "invalid_request", field: field, message: text + " must be"))
+                #expect(ResponseBodies.failure(400, "invalid_request", field: field, text + " must be").body == Array(expected) + [0x0A])
+            }
+        }
+    }
+
     @Test func wakeSettingIsParsed() {
         #expect(FinisherWaker.arguments(from: "none", handlerExecutable: nil) == nil)
         #expect(FinisherWaker.arguments(from: "/usr/bin/x drain --quiet", handlerExecutable: nil) == ["/usr/bin/x", "drain", "--quiet"])
