@@ -9,7 +9,8 @@ import Synchronization
 /// The spool: one directory per `SpoolState`, plus `tmp/` for files being written and
 /// `journal/` for the Finisher's per-task records (DESIGN.md §3).
 ///
-/// Delivery follows Maildir: write under `tmp/`, link into `incoming/`, then flush. A file is in
+/// Delivery follows Maildir: write a file without a name in `incoming/` (`O_TMPFILE`; under `tmp/`
+/// where the file system has none), link it as `incoming/ID`, then flush. A file is in
 /// `incoming/` complete or not at all, and `deliver` returns only once it is durable. The flush
 /// is grouped across concurrent deliveries (`LLM_DEPLOY_SPOOL_SYNC`): by default one `syncfs` covers
 /// the contents and links of every file delivered before it; `directory` instead `fdatasync`s
@@ -24,13 +25,21 @@ public final class SpoolDirectory: Sendable {
     /// delivery looks up one name in a directory instead of walking the whole path each time.
     private let temporaryDescriptor: Int32
     private let queueDescriptors: [Int32]
+    /// Whether deliveries write unnamed files (`O_TMPFILE`); cleared when the file system refuses.
+    private let unnamedFiles: Atomic<Bool>
 
     /// The subdirectories, created on first use.
     public static let subdirectories = ["tmp", "journal"] + SpoolState.allCases.map(\.rawValue)
 
     /// Opens the spool at `root`, creating any missing directory (mode 0750).
-    public init(root: String, sync: DirectorySync.Scope = .fileSystem) throws(SpoolError) {
+    public convenience init(root: String, sync: DirectorySync.Scope = .fileSystem) throws(SpoolError) {
+        try self.init(root: root, sync: sync, unnamedFiles: true)
+    }
+
+    /// `unnamedFiles: false` delivers through `tmp/` as on a file system without `O_TMPFILE`.
+    init(root: String, sync: DirectorySync.Scope, unnamedFiles: Bool) throws(SpoolError) {
         self.root = root
+        self.unnamedFiles = Atomic(unnamedFiles)
         try Self.makeDirectory(root)
         for name in Self.subdirectories {
             try Self.makeDirectory("\(root)/\(name)")
@@ -65,8 +74,10 @@ public final class SpoolDirectory: Sendable {
         }
     }
 
+    /// `AT_EACCESS` spares the kernel switching to the real user's credentials for the check
+    /// (the same user here), which cost more than the lookup itself.
     private func exists(_ id: TaskID, in state: SpoolState) -> Bool {
-        faccessat(descriptor(of: state), id.rawValue, F_OK, 0) == 0
+        faccessat(descriptor(of: state), id.rawValue, F_OK, AT_EACCESS) == 0
     }
 
     /// The path of a task file in a queue.
@@ -100,14 +111,26 @@ public final class SpoolDirectory: Sendable {
     public func deliver(_ request: TaskRequest, id: TaskID) throws(SpoolError) -> Delivery {
         if let existing = state(of: id) { return .duplicate(existing) }
         let bytes = request.encodedBytes()
-        let temporary = "\(id.rawValue).\(getpid()).\(sequence.add(1, ordering: .relaxed).newValue)"
-        try Self.writeDurably(bytes, in: temporaryDescriptor, name: temporary, shown: "\(root)/tmp/\(temporary)",
-                              flush: incomingSync.scope == .directory)
-        defer { unlinkat(temporaryDescriptor, temporary, 0) }
-        if linkat(temporaryDescriptor, temporary, descriptor(of: .incoming), id.rawValue, 0) != 0 {
-            let code = errno
-            if code == EEXIST { return .duplicate(.incoming) }
-            throw SpoolError("link", path: path(of: id, in: .incoming), errno: code)
+        let flush = incomingSync.scope == .directory
+        let incoming = descriptor(of: .incoming)
+        if unnamedFiles.load(ordering: .relaxed),
+            let unnamed = try Self.writeUnnamed(bytes, in: incoming, shown: "\(root)/incoming", flush: flush, supported: unnamedFiles)
+        {
+            defer { close(unnamed) }
+            if Self.name(unnamed, in: incoming, as: id.rawValue) != 0 {
+                let code = errno
+                if code == EEXIST { return .duplicate(.incoming) }
+                throw SpoolError("link", path: path(of: id, in: .incoming), errno: code)
+            }
+        } else {
+            let temporary = "\(id.rawValue).\(getpid()).\(sequence.add(1, ordering: .relaxed).newValue)"
+            try Self.writeDurably(bytes, in: temporaryDescriptor, name: temporary, shown: "\(root)/tmp/\(temporary)", flush: flush)
+            defer { unlinkat(temporaryDescriptor, temporary, 0) }
+            if linkat(temporaryDescriptor, temporary, incoming, id.rawValue, 0) != 0 {
+                let code = errno
+                if code == EEXIST { return .duplicate(.incoming) }
+                throw SpoolError("link", path: path(of: id, in: .incoming), errno: code)
+            }
         }
         // The first check can miss a task moving back through incoming/ (a due deferred task
         // promoted and claimed meanwhile): look again now that ours is visible, and withdraw it.
@@ -117,6 +140,69 @@ public final class SpoolDirectory: Sendable {
         }
         try incomingSync.sync()
         return .accepted
+    }
+
+    /// Whether `linkat(AT_EMPTY_PATH)` works for this process (Linux ≥ 6.10 allows it for a file
+    /// the caller opened with `O_TMPFILE`; before, only with CAP_DAC_READ_SEARCH).
+    private static let emptyPathLinks = Atomic<Bool>(true)
+
+    /// Writes `bytes` to a new file without a name in `directory` (`O_TMPFILE`), so a delivery
+    /// creates no name under `tmp/` only to remove it, and a crash leaves nothing behind; (with
+    /// `flush`) `fdatasync`s it. - Returns: its descriptor, or `nil` when the file system has no
+    /// `O_TMPFILE` (the caller then goes through `tmp/`).
+    static func writeUnnamed(
+        _ bytes: [UInt8], in directory: Int32, shown path: String, flush: Bool, supported: borrowing Atomic<Bool>
+    ) throws(SpoolError) -> Int32? {
+        let fd = openat(directory, ".", temporaryFile | O_WRONLY | O_CLOEXEC, 0o640)
+        guard fd >= 0 else {
+            let code = errno
+            if code == EOPNOTSUPP || code == EISDIR || code == EINVAL {
+                supported.store(false, ordering: .relaxed)
+                return nil
+            }
+            throw SpoolError("create", path: path, errno: code)
+        }
+        if let failure = writeAll(bytes, to: fd, shown: path) ?? (flush && fdatasync(fd) != 0 ? SpoolError("fdatasync", path: path, errno: errno) : nil) {
+            close(fd)
+            throw failure
+        }
+        return fd
+    }
+
+    /// Links the unnamed file `fd` into `directory` as `name`. - Returns: `linkat`'s result.
+    static func name(_ fd: Int32, in directory: Int32, as name: String) -> Int32 {
+        if emptyPathLinks.load(ordering: .relaxed) {
+            let status = linkat(fd, "", directory, name, emptyPath)
+            if status == 0 || errno != ENOENT && errno != EPERM { return status }
+            emptyPathLinks.store(false, ordering: .relaxed)
+        }
+        return nameThroughProc(fd, in: directory, as: name)
+    }
+
+    /// `name` for kernels before 6.10: through the descriptor's magic link in /proc.
+    static func nameThroughProc(_ fd: Int32, in directory: Int32, as name: String) -> Int32 {
+        linkat(AT_FDCWD, "/proc/self/fd/\(fd)", directory, name, AT_SYMLINK_FOLLOW)
+    }
+
+    /// Linux's `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`) and `AT_EMPTY_PATH`, which Swift's Glibc
+    /// module does not import (a macro expression; `_GNU_SOURCE` only).
+    private static let temporaryFile: Int32 = 0o20000000 | O_DIRECTORY
+    private static let emptyPath: Int32 = 0x1000
+
+    /// Writes all of `bytes` to `fd`. - Returns: the failure, if any.
+    private static func writeAll(_ bytes: [UInt8], to fd: Int32, shown path: String) -> SpoolError? {
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return SpoolError("write", path: path, errno: errno)
+                }
+                offset += written
+            }
+            return nil
+        }
     }
 
     /// Creates `path` exclusively, writes `bytes`, and (with `flush`) `fdatasync`s them.
@@ -129,19 +215,7 @@ public final class SpoolDirectory: Sendable {
     static func writeDurably(_ bytes: [UInt8], in directory: Int32, name: String, shown path: String, flush: Bool) throws(SpoolError) {
         let fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw SpoolError("create", path: path, errno: errno) }
-        var failure: SpoolError?
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    failure = SpoolError("write", path: path, errno: errno)
-                    return
-                }
-                offset += written
-            }
-        }
+        var failure = writeAll(bytes, to: fd, shown: path)
         if failure == nil, flush, fdatasync(fd) != 0 { failure = SpoolError("fdatasync", path: path, errno: errno) }
         close(fd)
         if let failure {

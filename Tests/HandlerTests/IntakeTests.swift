@@ -106,11 +106,16 @@ import Testing
     }
 
     @Test func anUnwritableSpoolAnswers503WithRetryAfter() throws {
-        try FileManager.default.removeItem(atPath: "\(root)/tmp")
+        // Deliveries write into incoming/ (unnamed until complete): take it away.
+        try FileManager.default.removeItem(atPath: "\(root)/incoming")
         let outcome = try post(Self.valid)
         #expect(outcome.response.status == 503)
         #expect(outcome.response.headers.contains { $0 == ("Retry-After", "30") })
-        #expect(try SpoolState.allCases.allSatisfy { try FileManager.default.contentsOfDirectory(atPath: "\(root)/\($0.rawValue)").isEmpty })
+        #expect(try SpoolState.allCases.filter { $0 != .incoming }.allSatisfy {
+            try FileManager.default.contentsOfDirectory(atPath: "\(root)/\($0.rawValue)").isEmpty
+        })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/tmp").isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/incoming"))
     }
 
     @Test func responsesAreCGIWithJSON() {
