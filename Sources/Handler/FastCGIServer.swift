@@ -45,8 +45,8 @@ final class FastCGIServer: Sendable {
             logger.critical("FCGX_InitRequest failed")
             exit(1)
         }
-        // One read buffer per thread, not one per request.
-        var chunk = [CChar](repeating: 0, count: 64 * 1024)
+        // One read buffer per thread, not one per request; small, as there are many threads.
+        var chunk = [CChar](repeating: 0, count: 16 * 1024)
         while FCGX_Accept_r(request) >= 0 {
             let started = Self.monotonicSeconds()
             var incoming = read(request, into: &chunk)
