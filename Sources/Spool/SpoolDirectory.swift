@@ -94,6 +94,9 @@ public final class SpoolDirectory: Sendable {
         SpoolState.allCases.first { exists(id, in: $0) }
     }
 
+    /// The queues a task reaches after `incoming/`.
+    private static let laterStates: [SpoolState] = [.active, .deferred, .done, .failed]
+
     /// What `deliver` did.
     public enum Delivery: Sendable, Equatable {
         /// Newly written and durable in `incoming/`.
@@ -109,7 +112,9 @@ public final class SpoolDirectory: Sendable {
 
     /// `deliver(_:)` for a caller that already derived `id` from `request`.
     public func deliver(_ request: TaskRequest, id: TaskID) throws(SpoolError) -> Delivery {
-        if let existing = state(of: id) { return .duplicate(existing) }
+        // Already in incoming/ shows as the link's EEXIST below; look only in the other queues
+        // (incoming/ is the large directory, where a lookup costs most).
+        if let existing = Self.laterStates.first(where: { exists(id, in: $0) }) { return .duplicate(existing) }
         let bytes = request.encodedBytes()
         let flush = incomingSync.scope == .directory
         let incoming = descriptor(of: .incoming)
@@ -134,7 +139,7 @@ public final class SpoolDirectory: Sendable {
         }
         // The first check can miss a task moving back through incoming/ (a due deferred task
         // promoted and claimed meanwhile): look again now that ours is visible, and withdraw it.
-        if let other = [SpoolState.active, .deferred, .done, .failed].first(where: { exists(id, in: $0) }) {
+        if let other = Self.laterStates.first(where: { exists(id, in: $0) }) {
             unlinkat(descriptor(of: .incoming), id.rawValue, 0)
             return .duplicate(other)
         }
