@@ -45,8 +45,8 @@ final class FastCGIServer: Sendable {
             logger.critical("FCGX_InitRequest failed")
             exit(1)
         }
-        // One read buffer per thread, not one per request.
-        var chunk = [CChar](repeating: 0, count: 64 * 1024)
+        // One read buffer per thread, not one per request; small, as there are many threads.
+        var chunk = [CChar](repeating: 0, count: 16 * 1024)
         while FCGX_Accept_r(request) >= 0 {
             let started = Self.monotonicSeconds()
             var incoming = read(request, into: &chunk)
@@ -62,6 +62,10 @@ final class FastCGIServer: Sendable {
             _ = bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out) }
             }
+            // libfcgi otherwise half-closes and waits for the web server to close first, so that
+            // unread input cannot reset the connection before the answer is read: one more sleep
+            // and wake-up per request. With the input read to its end there is none to fear.
+            if incoming.readToEnd { FCGX_Detach(request) }
             FCGX_Finish_r(request)
             var metadata: Logger.Metadata = [
                 "method": "\(incoming.method)", "path": "\(incoming.path)",
@@ -102,7 +106,10 @@ final class FastCGIServer: Sendable {
         incoming.body.reserveCapacity(min(length, maximumBody) + 1)
         while incoming.body.count <= maximumBody {
             let count = Int(FCGX_GetStr(&chunk, Int32(chunk.count), request.pointee.in))
-            if count <= 0 { break }
+            if count <= 0 {
+                incoming.readToEnd = count == 0 && FCGX_GetError(request.pointee.in) == 0
+                break
+            }
             chunk.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: UInt8.self) { incoming.body.append(contentsOf: $0[0..<count]) }
             }

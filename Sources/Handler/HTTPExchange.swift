@@ -13,6 +13,8 @@ struct IncomingRequest: Sendable {
     var tooBusy = false
     /// Whether this request took one of the server's places for a large body.
     var holdsLargeBodySlot = false
+    /// Whether the body was read to its end, so nothing the web server sent is left unread.
+    var readToEnd = false
 }
 
 /// What the Handler answers: always a JSON body.

@@ -55,13 +55,14 @@ struct Intake: Sendable {
         }
         var stamped = task
         stamped.receivedAt = .now
+        let id = stamped.id
         do {
-            switch try spool.deliver(stamped) {
+            switch try spool.deliver(stamped, id: id) {
             case .accepted:
                 waker?.wake()
-                return Outcome(response: ResponseBodies.accepted(stamped, duplicate: false), id: stamped.id)
+                return Outcome(response: ResponseBodies.accepted(stamped, id: id, duplicate: false), id: id)
             case .duplicate:
-                return Outcome(response: ResponseBodies.accepted(stamped, duplicate: true), id: stamped.id)
+                return Outcome(response: ResponseBodies.accepted(stamped, id: id, duplicate: true), id: id)
             }
         } catch {
             return Outcome(response: ResponseBodies.failure(

@@ -1,36 +1,42 @@
 import FoundationEssentials
 import Spool
 
-/// The JSON bodies the Handler sends.
+/// The JSON bodies the Handler sends, written with `JSONText`: the same bytes `JSONEncoder`
+/// gave with sorted keys (the unit tests compare), at a fraction of the cost.
 enum ResponseBodies {
-    struct Accepted: Encodable {
-        var status = "accepted"
-        var id: String
-        var task: String
-        var round: Int
-        var nonce: String
-        var duplicate: Bool
+    /// `{"duplicate":…,"id":…,"nonce":…,"round":…,"status":"accepted","task":…}`
+    static func accepted(_ request: TaskRequest, id: TaskID, duplicate: Bool) -> OutgoingResponse {
+        var json = JSONText(capacity: 160 + request.task.utf8.count + request.nonce.utf8.count)
+        json.raw(#"{"duplicate":"#)
+        json.bool(duplicate)
+        json.raw(#","id":"#)
+        json.string(id.rawValue)
+        json.raw(#","nonce":"#)
+        json.string(request.nonce)
+        json.raw(#","round":"#)
+        json.integer(request.round)
+        json.raw(#","status":"accepted","task":"#)
+        json.string(request.task)
+        json.raw("}\n")
+        return OutgoingResponse(status: 200, body: json.bytes)
     }
 
-    struct Failure: Encodable {
-        /// A stable machine-readable code: `invalid_request`, `forbidden`, …
-        var error: String
-        /// The field at fault, when one is.
-        var field: String?
-        /// A sentence for people.
-        var message: String
-    }
-
-    static func accepted(_ request: TaskRequest, duplicate: Bool) -> OutgoingResponse {
-        let body = Accepted(
-            id: request.id.rawValue, task: request.task, round: request.round, nonce: request.nonce, duplicate: duplicate)
-        return OutgoingResponse(status: 200, body: encode(body))
-    }
-
+    /// `{"error":…,"field":…,"message":…}`: a stable machine-readable code (`invalid_request`,
+    /// `forbidden`, …), the field at fault when one is, and a sentence for people.
     static func failure(
         _ status: Int, _ code: String, field: String? = nil, _ message: String, headers: [(String, String)] = []
     ) -> OutgoingResponse {
-        OutgoingResponse(status: status, headers: headers, body: encode(Failure(error: code, field: field, message: message)))
+        var json = JSONText(capacity: 96 + message.utf8.count)
+        json.raw(#"{"error":"#)
+        json.string(code)
+        if let field {
+            json.raw(#","field":"#)
+            json.string(field)
+        }
+        json.raw(#","message":"#)
+        json.string(message)
+        json.raw("}\n")
+        return OutgoingResponse(status: status, headers: headers, body: json.bytes)
     }
 
     static func status(_ status: TaskStatus) -> OutgoingResponse {
@@ -39,16 +45,5 @@ enum ResponseBodies {
 
     static func invalid(_ error: RequestError) -> OutgoingResponse {
         failure(400, "invalid_request", field: error.field, error.description)
-    }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
-    private static func encode(_ value: some Encodable) -> [UInt8] {
-        // Encoding these plain structs cannot fail; a fixed body keeps the contract if it ever did.
-        (try? Array(encoder.encode(value)) + [0x0A]) ?? Array(#"{"error":"internal"}"#.utf8)
     }
 }

@@ -12,13 +12,24 @@ public enum JSONValue: Sendable, Equatable {
     case object([String: JSONValue])
 
     /// Parses `data` as one JSON document.
+    ///
+    /// UTF-8 input (the only encoding RFC 8259 allows between systems) is read in one pass by
+    /// `JSONParser`; input in UTF-16 or UTF-32, which Foundation's `JSONDecoder` recognises by its
+    /// zero bytes or byte-order mark, still goes through `JSONDecoder`, so both accept the same.
     /// - Throws: `RequestError` for field `body` when the bytes are not JSON.
     public static func parse(_ data: some Collection<UInt8>) throws(RequestError) -> JSONValue {
-        do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(data))
-        } catch {
-            throw RequestError(field: "body", reason: "is not valid JSON")
+        let parsed = data.withContiguousStorageIfAvailable { bytes in Self.parse(buffer: bytes) }
+            ?? Array(data).withUnsafeBufferPointer { Self.parse(buffer: $0) }
+        guard let parsed else { throw RequestError(field: "body", reason: "is not valid JSON") }
+        return parsed
+    }
+
+    private static func parse(buffer: UnsafeBufferPointer<UInt8>) -> JSONValue? {
+        if JSONParser.mayBeWideEncoding(buffer) {
+            return try? JSONDecoder().decode(WideEncoded.self, from: Data(buffer)).value
         }
+        var parser = JSONParser(buffer)
+        return parser.document()
     }
 
     /// The JSON type name, as used in error messages.
@@ -34,25 +45,26 @@ public enum JSONValue: Sendable, Equatable {
     }
 }
 
-extension JSONValue: Decodable {
-    public init(from decoder: any Decoder) throws {
+/// `JSONDecoder`'s reading of a document in UTF-16 or UTF-32 (rare; never on the fast path).
+private struct WideEncoded: Decodable {
+    var value: JSONValue
+
+    init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        // Most of a request is strings and objects: try those first, since every failed attempt
-        // costs a thrown DecodingError.
         if container.decodeNil() {
-            self = .null
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([String: JSONValue].self) {
-            self = .object(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
-        } else if let value = try? container.decode(Bool.self) {
-            self = .bool(value)
-        } else if let value = try? container.decode(Int64.self) {
-            self = .integer(value)
+            value = .null
+        } else if let text = try? container.decode(String.self) {
+            value = .string(text)
+        } else if let object = try? container.decode([String: WideEncoded].self) {
+            value = .object(object.mapValues(\.value))
+        } else if let array = try? container.decode([WideEncoded].self) {
+            value = .array(array.map(\.value))
+        } else if let flag = try? container.decode(Bool.self) {
+            value = .bool(flag)
+        } else if let integer = try? container.decode(Int64.self) {
+            value = .integer(integer)
         } else {
-            self = .number(try container.decode(Double.self))
+            value = .number(try container.decode(Double.self))
         }
     }
 }

@@ -43,9 +43,47 @@ public struct TaskRequest: Sendable, Equatable, Codable {
 }
 
 extension TaskRequest {
-    /// The spool file's encoding: stable key order, ISO 8601 dates.
+    /// The spool file's encoding: stable key order, ISO 8601 dates. The same bytes as
+    /// `JSONEncoder` with sorted keys and `.iso8601` dates (the unit tests compare), written by
+    /// hand because encoding was a tenth of the Handler's time per request.
     public func encoded() throws -> Data {
-        try Self.encoder.encode(self)
+        Data(encodedBytes())
+    }
+
+    /// `encoded()` as an array.
+    public func encodedBytes() -> [UInt8] {
+        var json = JSONText(capacity: 256 + brief.utf8.count + attachments.reduce(0) { $0 + $1.url.utf8.count + 32 })
+        json.raw(#"{"attachments":["#)
+        for (index, attachment) in attachments.enumerated() {
+            json.raw(index == 0 ? #"{"name":"# : #",{"name":"#)
+            json.string(attachment.name)
+            json.raw(#","url":"#)
+            json.string(attachment.url)
+            json.raw("}")
+        }
+        json.raw(#"],"brief":"#)
+        json.string(brief)
+        json.raw(#","checks":["#)
+        for (index, check) in checks.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.string(check)
+        }
+        json.raw(#"],"email":"#)
+        json.string(email)
+        json.raw(#","evaluation_url":"#)
+        json.string(evaluationURL)
+        json.raw(#","nonce":"#)
+        json.string(nonce)
+        if let receivedAt {
+            json.raw(#","received_at":"#)
+            json.iso8601(secondsSince1970: receivedAt.timeIntervalSince1970)
+        }
+        json.raw(#","round":"#)
+        json.integer(round)
+        json.raw(#","task":"#)
+        json.string(task)
+        json.raw("}")
+        return json.bytes
     }
 
     /// Decodes and validates a spool file or a manual drop-in.
@@ -73,11 +111,4 @@ extension TaskRequest {
     public static func header(of data: Data) -> Header? {
         try? JSONDecoder().decode(Header.self, from: data)
     }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
 }

@@ -107,11 +107,16 @@ import Testing
     }
 
     @Test func anUnwritableSpoolAnswers503WithRetryAfter() throws {
-        try FileManager.default.removeItem(atPath: "\(root)/tmp")
+        // Deliveries write into incoming/ (unnamed until complete): take it away.
+        try FileManager.default.removeItem(atPath: "\(root)/incoming")
         let outcome = try post(Self.valid)
         #expect(outcome.response.status == 503)
         #expect(outcome.response.headers.contains { $0 == ("Retry-After", "30") })
-        #expect(try SpoolState.allCases.allSatisfy { try FileManager.default.contentsOfDirectory(atPath: "\(root)/\($0.rawValue)").isEmpty })
+        #expect(try SpoolState.allCases.filter { $0 != .incoming }.allSatisfy {
+            try FileManager.default.contentsOfDirectory(atPath: "\(root)/\($0.rawValue)").isEmpty
+        })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/tmp").isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/incoming"))
     }
 
     @Test func responsesAreCGIWithJSON() {
@@ -119,6 +124,28 @@ import Testing
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.hasPrefix("Status: 405 Method Not Allowed\r\nContent-Type: application/json\r\n"))
         #expect(text.contains("\r\nAllow: POST\r\n\r\n{"))
+    }
+
+    /// The hand-written bodies are the bytes `JSONEncoder` (sorted keys, slashes unescaped) gave.
+    @Test func responseBodiesMatchJSONEncoder() throws {
+        struct Accepted: Encodable { var status = "accepted", id: String, task: String, round: Int, nonce: String, duplicate: Bool }
+        struct Failure: Encodable { var error: String, field: String?, message: String }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for text in ["t-1", "quote \" and \\ and / and \u{1}\n", "é 😀 \u{2028}", ""] {
+            var task = try TaskRequest(validating: JSONValue.parse(JSONSerialization.data(withJSONObject: Self.valid)))
+            task.task = text
+            task.nonce = text + "n"
+            task.round = 9_999
+            for duplicate in [false, true] {
+                let expected = try encoder.encode(Accepted(id: task.id.rawValue, task: text, round: 9_999, nonce: text + "n", duplicate: duplicate))
+                #expect(ResponseBodies.accepted(task, id: task.id, duplicate: duplicate).body == Array(expected) + [0x0A])
+            }
+            for field in [nil, text] {
+                let expected = try encoder.encode(Failure(error: "invalid_request", field: field, message: text + " must be"))
+                #expect(ResponseBodies.failure(400, "invalid_request", field: field, text + " must be").body == Array(expected) + [0x0A])
+            }
+        }
     }
 
     @Test func wakeSettingIsParsed() {

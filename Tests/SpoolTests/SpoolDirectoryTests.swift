@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Spool
 
@@ -20,13 +21,40 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/tmp").isEmpty)
     }
 
+    /// Where the file system has no O_TMPFILE, deliveries go through tmp/ and leave nothing there.
+    @Test(arguments: [DirectorySync.Scope.fileSystem, .directory])
+    func deliversThroughTmpWithoutUnnamedFiles(_ sync: DirectorySync.Scope) throws {
+        let root = Fixtures.temporaryDirectory()
+        let spool = try SpoolDirectory(root: root, sync: sync, unnamedFiles: false)
+        let request = try Fixtures.request()
+        #expect(try spool.deliver(request) == .accepted)
+        #expect(try spool.deliver(request) == .duplicate(.incoming))
+        #expect(try TaskRequest.decodeSpoolFile(Data(contentsOf: URL(fileURLWithPath: spool.path(of: request.id, in: .incoming)))) == request)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/tmp").isEmpty)
+    }
+
+    /// An unnamed file becomes a complete, named one through /proc too (kernels before 6.10).
+    @Test func namesAnUnnamedFileThroughProc() throws {
+        let root = Fixtures.temporaryDirectory()
+        _ = try SpoolDirectory(root: root)
+        let directory = open("\(root)/incoming", O_RDONLY | O_DIRECTORY)
+        defer { close(directory) }
+        let supported = Atomic(true)
+        let fd = try #require(try SpoolDirectory.writeUnnamed(Array("{}".utf8), in: directory, shown: root, flush: true, supported: supported))
+        defer { close(fd) }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/incoming").isEmpty)
+        #expect(SpoolDirectory.nameThroughProc(fd, in: directory, as: "named") == 0)
+        #expect(FileManager.default.contents(atPath: "\(root)/incoming/named") == Data("{}".utf8))
+        #expect(SpoolDirectory.nameThroughProc(fd, in: directory, as: "named") != 0 && errno == EEXIST)
+    }
+
     @Test func recognisesDuplicatesInEveryQueue() throws {
         let root = Fixtures.temporaryDirectory()
         let spool = try SpoolDirectory(root: root)
         let request = try Fixtures.request()
         #expect(try spool.deliver(request) == .accepted)
         #expect(try spool.deliver(request) == .duplicate(.incoming))
-        for state in [SpoolState.active, .deferred, .done, .failed] {
+        for state in SpoolState.allCases where state != .incoming {
             let from = spool.path(of: request.id, in: spool.state(of: request.id)!)
             try FileManager.default.moveItem(atPath: from, toPath: spool.path(of: request.id, in: state))
             #expect(try spool.deliver(request) == .duplicate(state))
@@ -81,13 +109,20 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/incoming").count == 64)
     }
 
-    @Test func unwritableSpoolIsAnError() throws {
+    /// The directory a delivery writes into is gone (unnamed files are written in incoming/,
+    /// the fallback writes under tmp/): an error, and nothing delivered.
+    @Test(arguments: [true, false])
+    func unwritableSpoolIsAnError(unnamedFiles: Bool) throws {
         let root = Fixtures.temporaryDirectory()
-        let spool = try SpoolDirectory(root: root)
-        try FileManager.default.removeItem(atPath: "\(root)/tmp")
-        try "not a directory".write(toFile: "\(root)/tmp", atomically: false, encoding: .utf8)
+        let spool = try SpoolDirectory(root: root, sync: .fileSystem, unnamedFiles: unnamedFiles)
+        let broken = unnamedFiles ? "incoming" : "tmp"
+        try FileManager.default.removeItem(atPath: "\(root)/\(broken)")
+        try "not a directory".write(toFile: "\(root)/\(broken)", atomically: false, encoding: .utf8)
         #expect(throws: SpoolError.self) { try spool.deliver(Fixtures.request()) }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/incoming").isEmpty)
+        for state in SpoolState.allCases where state.rawValue != broken {
+            #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/\(state.rawValue)").isEmpty)
+        }
+        #expect(try String(contentsOfFile: "\(root)/\(broken)", encoding: .utf8) == "not a directory")
     }
 
     @Test func slotsAreExclusiveAndVisibleToTheHandler() throws {
