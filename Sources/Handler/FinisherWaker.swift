@@ -19,16 +19,16 @@ import Synchronization
 final class FinisherWaker: Sendable {
     let arguments: [String]
     let slots: FinisherSlots
-    let incoming: String
+    let spool: SpoolDirectory
     private let logger: Logger
     /// Finishers this Handler started that have not exited yet, with when they started.
     private let running = Mutex<[pid_t: Date]>([:])
 
-    init(arguments: [String], slots: FinisherSlots, incoming: String, logger: Logger) {
+    init(arguments: [String], slots: FinisherSlots, spool: SpoolDirectory, logger: Logger) {
         precondition(!arguments.isEmpty)
         self.arguments = arguments
         self.slots = slots
-        self.incoming = incoming
+        self.spool = spool
         self.logger = logger
     }
 
@@ -85,11 +85,7 @@ final class FinisherWaker: Sendable {
 
     /// Whether `incoming/` holds a file written at or after `date`.
     private func hasIncoming(since date: Date) -> Bool {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: incoming)) ?? []
-        return names.contains { name in
-            let attributes = try? FileManager.default.attributesOfItem(atPath: "\(incoming)/\(name)")
-            return (attributes?[.modificationDate] as? Date).map { $0 >= date } ?? false
-        }
+        spool.entries(in: .incoming).contains { spool.modificationDate(of: $0, in: .incoming).map { $0 >= date } ?? false }
     }
 
     struct SpawnError: Error, CustomStringConvertible {

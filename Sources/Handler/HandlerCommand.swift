@@ -48,7 +48,7 @@ struct HandlerCommand: ParsableCommand {
             let spool = try SpoolDirectory(root: configuration.spoolRoot, sync: configuration.spoolSync)
             let waker = configuration.wakeArguments.map {
                 FinisherWaker(arguments: $0, slots: FinisherSlots(spoolRoot: configuration.spoolRoot, count: configuration.slots),
-                              incoming: "\(configuration.spoolRoot)/\(SpoolState.incoming.rawValue)", logger: logger)
+                              spool: spool, logger: logger)
             }
             let intake = Intake(spool: spool, secrets: configuration.secrets, maximumBody: configuration.maximumBody,
                                 evaluationURLs: configuration.evaluationURLs, waker: waker)

@@ -41,11 +41,21 @@ final class Browser: Sendable {
                 throw SiteCheckError.sessionRefused(error.description)
             }
             let browser = Browser(session: session, driver: driver)
-            do {
-                // Before any page script runs, on every document this tab loads.
-                try await session.devTools("Page.addScriptToEvaluateOnNewDocument", ["source": PageHooks.install], timeout: 5)
-            } catch {
-                throw SiteCheckError.sessionRefused("cannot install the page hooks: \(error)")
+            // Before any page script runs, on every document this tab loads. A renderer that is
+            // slow to answer its first message (a loaded machine) gets a second try within the
+            // start-up budget.
+            var tries = 0
+            while true {
+                do {
+                    try await session.devTools(
+                        "Page.addScriptToEvaluateOnNewDocument", ["source": PageHooks.install], timeout: max(5, deadline.timeIntervalSinceNow))
+                    break
+                } catch {
+                    tries += 1
+                    guard tries < 2, deadline.timeIntervalSinceNow > 1 else {
+                        throw SiteCheckError.sessionRefused("cannot install the page hooks: \(error)")
+                    }
+                }
             }
             return browser
         } catch let error as SiteCheckError {

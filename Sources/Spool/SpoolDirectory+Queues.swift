@@ -137,6 +137,27 @@ extension SpoolDirectory {
 
     public func journalPath(_ name: String) -> String { "\(root)/journal/\(name).json" }
 
+    /// Renames an unreadable journal aside (kept for a person to read) and returns its new path;
+    /// the task then starts over with a new one.
+    public func setAsideJournal(_ id: TaskID, now: Date = .now) -> String {
+        let path = journalPath(id.rawValue)
+        let aside = "\(path).unreadable-\(Int(now.timeIntervalSince1970))"
+        rename(path, aside)
+        return aside
+    }
+
+    /// Removes what was left in `tmp/` longer ago than `age` (Maildir's rule: a delivery that
+    /// died there will never finish).
+    public func removeAbandonedTemporaryFiles(olderThan age: TimeInterval, now: Date = .now) {
+        let tmp = "\(root)/tmp"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] {
+            let attributes = try? FileManager.default.attributesOfItem(atPath: "\(tmp)/\(name)")
+            if let modified = attributes?[.modificationDate] as? Date, modified < now.addingTimeInterval(-age) {
+                try? FileManager.default.removeItem(atPath: "\(tmp)/\(name)")
+            }
+        }
+    }
+
     /// The journal of `id`, or `nil` if none was written yet.
     public func readJournal(_ id: TaskID) throws -> TaskJournal? {
         guard let data = FileManager.default.contents(atPath: journalPath(id.rawValue)) else { return nil }

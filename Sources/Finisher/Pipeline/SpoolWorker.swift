@@ -104,13 +104,7 @@ struct SpoolWorker: Sendable {
             try Self.unlessVanished { try spool.move(name, from: .active, to: .incoming) }
         }
         try promoteDueDeferred()
-        let tmp = "\(spool.root)/tmp"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: tmp)) ?? [] {
-            let attributes = try? FileManager.default.attributesOfItem(atPath: "\(tmp)/\(name)")
-            if let modified = attributes?[.modificationDate] as? Date, modified < Date().addingTimeInterval(-36 * 3600) {
-                try? FileManager.default.removeItem(atPath: "\(tmp)/\(name)")
-            }
-        }
+        spool.removeAbandonedTemporaryFiles(olderThan: 36 * 3600)
     }
 
     func promoteDueDeferred() throws {
@@ -226,9 +220,7 @@ struct SpoolWorker: Sendable {
                 journal = try spool.readJournal(id) ?? TaskJournal(id: id, request: request, receivedAt: received)
             } catch {
                 // Every stage is idempotent, so starting over is safe; the damaged record is kept.
-                let path = spool.journalPath(id.rawValue)
-                let aside = "\(path).unreadable-\(Int(Date().timeIntervalSince1970))"
-                rename(path, aside)
+                let aside = spool.setAsideJournal(id)
                 logger.error("unreadable journal set aside; the task starts over", metadata: ["id": "\(id)", "kept": "\(aside)", "error": "\(error)"])
                 journal = TaskJournal(id: id, request: request, receivedAt: received)
             }
