@@ -262,6 +262,16 @@ import TestSupport
         scopes: String, tokenPrefix: String = "ghp_", answers: [String]? = nil, emulator: [String] = [],
         environment: [String: String] = [:], _ body: (LocalStack, Peer, Peer, String) throws -> Void
     ) throws {
+        try withModelAndGitHub(scopes: scopes, tokenPrefix: tokenPrefix, answers: answers, emulator: emulator, environment: environment) {
+            stack, github, evaluator, _, root in try body(stack, github, evaluator, root)
+        }
+    }
+
+    /// The same, with the scripted model's peer too (to read what it was asked).
+    static func withModelAndGitHub(
+        scopes: String, tokenPrefix: String = "ghp_", answers: [String]? = nil, emulator: [String] = [],
+        environment: [String: String] = [:], _ body: (LocalStack, Peer, Peer, Peer, String) throws -> Void
+    ) throws {
         let token = tokenPrefix + GitHubForgeTests.makeToken().dropFirst(4)
         let key = "sk-test-\(UUID().uuidString)"
         let root = Paths.temporaryDirectory("github-ci")
@@ -276,7 +286,7 @@ import TestSupport
             "LLM_DEPLOY_FORGE": "github", "GITHUB_API_URL": github.url, "GITHUB_TOKEN": token,
             "OPENAI_BASE_URL": "\(model.url)/v1", "OPENAI_API_KEY": key, "LLM_DEPLOY_MODEL": "stub-model",
         ].merging(environment) { _, new in new }) { stack in
-            try body(stack, github, evaluator, root)
+            try body(stack, github, evaluator, model, root)
         }
     }
 

@@ -39,6 +39,13 @@ REST (status codes and bodies checked against docs.github.com / github/rest-api-
   GET  /repos/{o}/{r}/actions/workflows/{id or file name}/runs[?same filters]   200 | 404
   POST /repos/{o}/{r}/actions/runs/{run_id}/rerun        201 | 403 (still running) | 404
   POST /repos/{o}/{r}/actions/workflows/{id or file name}/dispatches {"ref"}   204 | 404 | 422
+  GET  /repos/{o}/{r}/actions/runs/{run_id}/jobs[?filter=latest|all&per_page=&page=]   200 | 404
+  GET  /repos/{o}/{r}/actions/jobs/{job_id}/logs         302 (Location: a signed log URL) | 401 | 404
+Job logs (https://docs.github.com/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run):
+the API answers 302 to a plain-text log on a storage host (here /actions-results/... on this
+server), signed in its query and valid for 1 minute. Storage takes no token: a download that
+also carries an Authorization header is refused (400), as signed-URL stores refuse a second
+authentication mechanism, so a client that forwards the API token there fails loudly.
 Git smart HTTP (real `git http-backend`): /OWNER/REPO(.git)/info/refs, /git-upload-pack,
 /git-receive-pack; reads are anonymous for public repositories; credentials only as HTTP Basic
 with the token as password (x-access-token:TOKEN, as GitHub documents for installation tokens;
@@ -56,6 +63,14 @@ Pages, as GitHub documents it (https://docs.github.com/rest/pages/pages):
     and is not re-run when Pages is enabled later. Every workflow triggered by `push` runs (CI
     too), not only the one that deploys Pages.
   * until a new build is served, the previous one stays live (404 only before the first).
+Workflow runs fail from their committed content, deterministically: each job under `jobs:` runs
+its steps in order; a step whose `run:` holds `exit N` (N > 0) fails with GitHub's "Process
+completed with exit code N."; upload-pages-artifact fails on a missing `path:` ("tar: ...: Cannot
+open: No such file or directory"), deploy-pages while Pages is not workflow-built ("Failed to
+create deployment (status: 404)"). The failed step and the steps after it are listed in the job
+("Set up job" first, "Complete job" last, later steps skipped) and its log names the error; a
+job whose `needs:` failed is skipped. The run fails when a job fails; only a successful job that
+deploys Pages deploys.
 Push refusals for .github/workflows/ use GitHub's wording per token kind: "... a Personal Access
 Token ... without `workflow` scope" or "... a GitHub App ... without `workflows` permission"
 (see e.g. github.com/repo-sync/github-sync/issues/23).
@@ -76,7 +91,7 @@ Every other request is appended to --log (default DIR/requests.jsonl) as one JSO
 Python 3.11 standard library only.
 """
 
-import argparse, base64, json, mimetypes, os, re, secrets, shutil, subprocess, sys
+import argparse, base64, hashlib, hmac, json, mimetypes, os, re, secrets, shutil, subprocess, sys
 import threading, time, traceback, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -91,6 +106,8 @@ DOC = {k: DOCS + v for k, v in {
     "builds": "/pages/pages#get-latest-pages-build", "ref": "/git/refs#get-a-reference",
     "commit": "/commits/commits#get-a-commit", "runs": "/actions/workflow-runs#list-workflow-runs-for-a-repository",
     "workflow_runs": "/actions/workflow-runs#list-workflow-runs-for-a-workflow",
+    "jobs": "/actions/workflow-jobs#list-jobs-for-a-workflow-run",
+    "job_logs": "/actions/workflow-jobs#download-job-logs-for-a-workflow-run",
     "rerun": "/actions/workflow-runs#re-run-a-workflow", "dispatch": "/actions/workflows#create-a-workflow-dispatch-event", "request_build": "/pages/pages#request-a-apiname-pages-build",
     "primary": "/overview/rate-limits-for-the-rest-api", "versions": "/overview/api-versions",
     "secondary": "/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}.items()}
@@ -224,6 +241,7 @@ class Emulator:
         self.limits = {"authenticated": 5000, "unauthenticated": 60}
         self.counters, self.faults, self.requests, self.base = {}, [], [], ""
         self.calls = {}  # "owner/repo" (lower case) or "" -> REST calls answered
+        self.signing_key = secrets.token_bytes(32)
         self.state = {"next_id": 100000, "repos": {}}
         if os.path.exists(self.state_path):
             with open(self.state_path) as f:
@@ -241,6 +259,10 @@ class Emulator:
         with self.lock:
             self.state["next_id"] += 1
             return self.state["next_id"]
+
+    def sign(self, text):
+        """The signature of a log URL: an HMAC under this process's own key."""
+        return hmac.new(self.signing_key, text.encode(), hashlib.sha256).hexdigest()[:32]
 
     def record(self, entry):
         with self.lock:
@@ -377,16 +399,86 @@ class Emulator:
         self.begin_run(repo, run, now)
 
     def begin_run(self, repo, run, now):
-        """(Re)starts a run: its outcome is decided by the state of Pages at its start."""
+        """(Re)starts a run: its jobs run the committed workflow against the commit and the state
+        of Pages at its start (a re-run is a new attempt with new job ids, as on GitHub)."""
         delay = self.delays["workflow_delay"] * (1 if run["deploys"] else 0.25)
-        pages = repo["pages"]
-        ok = not run["deploys"] or (pages is not None and pages["build_type"] == "workflow")
-        if run["deploys"] and run["artifact"]:  # upload-pages-artifact fails on a missing path
-            ok = ok and self.out(repo, "cat-file", "-t", f"{run['head_sha']}:{run['artifact']}") == "tree"
+        text = self.out(repo, "cat-file", "blob", f"{run['head_sha']}:{run['path']}")
+        jobs = self.run_jobs(repo, run, text, now, delay)
+        ok = all(j["conclusion"] != "failure" for j in jobs)
         run.update(created=now, delay=delay, attempt=run["attempt"] + 1, outcome="success" if ok else "failure")
-        if run["deploys"] and ok:
+        for job in jobs:
+            job["attempt"] = run["attempt"]
+        run["jobs"] = run.get("jobs", []) + jobs
+        if any(j["deploys"] and j["conclusion"] == "success" for j in jobs):
             repo["builds"].append({"sha": run["head_sha"], "start": now, "done": now + delay, "final": "built",
                                    "pusher": run["actor"], "root": run["artifact"], "jekyll": False, "kind": "workflow"})
+
+    def run_jobs(self, repo, run, text, now, delay):
+        """Every job of the workflow, run against the commit: its steps, conclusion and log."""
+        pages = repo["pages"]
+        full, sha, failed, jobs = f"{repo['owner']}/{repo['name']}", run["head_sha"], set(), []
+        for key, body in workflow_jobs(text):
+            lines = [line for line in body.splitlines() if line.strip()]
+            level = indent(lines[0]) if lines else 0
+            name = next((m for m in (re.match(r"^(\s*)name:\s*['\"]?(.+?)['\"]?\s*$", line) for line in lines)
+                         if m and len(m.group(1)) == level), None)
+            job = {"id": self.next_id(), "key": key, "name": name.group(2) if name else key,
+                   "deploys": "actions/deploy-pages" in body, "steps": [], "log": []}
+            stamp = iso(now)[:-1] + ".0000000Z "
+            log = job["log"]
+            log.append(stamp + "Current runner version: '2.321.0'")
+            job["steps"].append({"name": "Set up job", "conclusion": "success"})
+            needs = re.search(r"^\s+needs:\s*\[?([^\]\n]*)", body, re.M)
+            if needs and failed & {n.strip(" '\"") for n in needs.group(1).split(",")}:
+                job.update(conclusion="skipped", steps=[])
+                jobs.append(job)
+                continue
+            error, steps = None, workflow_steps(body)
+            if not steps and job["deploys"]:  # steps not readable: still upload and deploy
+                steps = [f"  uses: actions/upload-pages-artifact\n  with: {{ path: {run['artifact'] or '.'} }}",
+                         "  uses: actions/deploy-pages"]
+            for step in steps:
+                label = step_name(step)
+                if error:
+                    job["steps"].append({"name": label, "conclusion": "skipped"})
+                    continue
+                log.append(stamp + "##[group]" + label)
+                script = step_field(step, "run")  # the runner echoes the script, then its shell
+                log.extend(stamp + line for line in (script.splitlines() + ["shell: /usr/bin/bash -e {0}"] if script else []))
+                log.append(stamp + "##[endgroup]")
+                error = self.step_error(repo, sha, step, pages, full)
+                if error:
+                    log.extend(stamp + line for line in error)
+                job["steps"].append({"name": label, "conclusion": "failure" if error else "success"})
+            job["steps"].append({"name": "Complete job", "conclusion": "success"})
+            log.append(stamp + "Cleaning up orphan processes")
+            job["conclusion"] = "failure" if error else "success"
+            if error:
+                failed.add(key)
+            jobs.append(job)
+        return jobs
+
+    def step_error(self, repo, sha, step, pages, full):
+        """The log lines of a failing step, or None: `exit N` in a run script, a missing
+        upload-pages-artifact path, a deploy-pages while Pages is not workflow-built."""
+        script = step_field(step, "run")
+        if script is not None:
+            for line in script.splitlines():
+                m = re.match(r"\s*exit\s+(\d+)\s*(?:#.*)?$", line)
+                if m and int(m.group(1)):
+                    return [line.strip(), f"##[error]Process completed with exit code {m.group(1)}."]
+            return None
+        uses = step_field(step, "uses") or ""
+        if "upload-pages-artifact" in uses:
+            path = artifact_path("upload-pages-artifact\n" + step) or "."
+            kind = self.out(repo, "cat-file", "-t", f"{sha}:{path}") if path != "." else "tree"
+            if kind != "tree":
+                return [f"tar: {path}: Cannot open: No such file or directory",
+                        "tar: Error is not recoverable: exiting now", "##[error]Process completed with exit code 2."]
+        if "deploy-pages" in uses and (pages is None or pages["build_type"] != "workflow"):
+            return [f"##[error]Failed to create deployment (status: 404) with build version {sha}. Ensure GitHub "
+                    f"Pages has been enabled: {self.base}/{full}/settings/pages"]
+        return None
 
     def queue_build(self, repo, now, pusher):
         """A branch build of the source branch's tip (legacy sites): one at a time per repository."""
@@ -566,6 +658,84 @@ def artifact_path(text):
     return ""
 
 
+def indent(line):
+    return len(line) - len(line.lstrip(" "))
+
+
+def blocks(lines, level):
+    """(head line, following lines) for each line at exactly `level` of indentation."""
+    out = []
+    for line in lines:
+        if line.strip() and not line.lstrip().startswith("#") and indent(line) == level:
+            out.append((line, []))
+        elif out:
+            out[-1][1].append(line)
+    return out
+
+
+def workflow_jobs(text):
+    """(job id, body) of each job under a block-style `jobs:`; one job "build" holding the whole
+    text when the jobs cannot be read (flow style), so a run still has a job to report."""
+    lines = text.splitlines()
+    at = next((i for i, line in enumerate(lines) if re.match(r"^(jobs|\"jobs\"|'jobs'):\s*(#.*)?$", line)), None)
+    if at is None:
+        return [("build", text)]
+    body = []
+    for line in lines[at + 1:]:
+        if line.strip() and indent(line) == 0:
+            break
+        body.append(line)
+    level = min((indent(line) for line in body if line.strip()), default=0)
+    jobs = [(head.strip().rstrip(":").strip("'\""), "\n".join(rest)) for head, rest in blocks(body, level)
+            if re.match(r"^\s*[\w'\"-]+:\s*(#.*)?$", head)]
+    return jobs or [("build", text)]
+
+
+def workflow_steps(body):
+    """Each step of a job as text, its leading "-" blanked so its keys align."""
+    lines = body.splitlines()
+    at = next((i for i, line in enumerate(lines) if re.match(r"^\s*steps:\s*(#.*)?$", line)), None)
+    if at is None:
+        return []
+    rest = [line for line in lines[at + 1:]]
+    dashes = [line for line in rest if re.match(r"^\s*-\s", line)]
+    if not dashes:
+        return []
+    level, steps = indent(dashes[0]), []
+    for line in rest:
+        if line.strip() and indent(line) < level:
+            break
+        if indent(line) == level and re.match(r"^\s*-\s", line):
+            steps.append(line.replace("-", " ", 1))
+        elif steps:
+            steps[-1] += "\n" + line
+    return steps
+
+
+def step_field(step, key):
+    """A step's `key:` value (a `|` or `>` block scalar joined by newlines), or None."""
+    lines = step.splitlines()
+    level = indent(lines[0]) if lines else 0
+    for i, line in enumerate(lines):
+        m = re.match(r"^(\s*)" + key + r":\s*(.*?)\s*$", line)
+        if m and len(m.group(1)) == level:
+            value = m.group(2)
+            if value[:1] in ("|", ">"):
+                return "\n".join(l.strip() for l in lines[i + 1:] if indent(l) > level or not l.strip())
+            return value.strip("'\"")
+    return None
+
+
+def step_name(step):
+    """GitHub's label of a step: its name, else "Run " and its action or first script line."""
+    name, uses, run = step_field(step, "name"), step_field(step, "uses"), step_field(step, "run")
+    if name:
+        return name
+    if uses:
+        return "Run " + uses
+    return "Run " + ((run or "").strip().splitlines() or [""])[0]
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     emu: Emulator = None
@@ -678,6 +848,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.inject(fault)
         if path.startswith("/pages/"):
             return self.pages_site(path)
+        if path.startswith("/actions-results/"):
+            return self.log_download(path)
         m = re.match(r"^/([^/]+)/([^/]+?)(?:\.git)?/(info/refs|git-upload-pack|git-receive-pack|HEAD|objects/.+)$",
                      path)
         if m:
@@ -733,6 +905,8 @@ class Handler(BaseHTTPRequestHandler):
                     ("GET", r"/actions/runs", self.list_runs),
                     ("GET", r"/actions/workflows/(?P<workflow>[^/]+)/runs", self.list_runs),
                     ("POST", r"/actions/runs/(?P<run_id>\d+)/rerun", self.rerun),
+                    ("GET", r"/actions/runs/(?P<run_id>\d+)/jobs", self.list_jobs),
+                    ("GET", r"/actions/jobs/(?P<job_id>\d+)/logs", self.job_logs),
                     ("POST", r"/actions/workflows/(?P<workflow>[^/]+)/dispatches", self.dispatch)):
                 sub = re.fullmatch(pattern, m.group(3) or "")
                 if sub and verb == method:
@@ -941,6 +1115,72 @@ class Handler(BaseHTTPRequestHandler):
                 runs = [r for r in runs if q[key] in (r[field], r["conclusion"] if key == "status" else None)]
         per_page, page = max(1, min(100, int(q.get("per_page", 30)))), max(1, int(q.get("page", 1)))
         self.rest(200, {"total_count": len(runs), "workflow_runs": runs[(page - 1) * per_page:page * per_page]})
+
+    def job_obj(self, repo, run, job, now):
+        """A job as "List jobs for a workflow run" shows it: steps and conclusion once the run
+        has completed; queued or in progress (no conclusion) before."""
+        b, full = self.emu.base, f"{repo['owner']}/{repo['name']}"
+        latest = job["attempt"] == run["attempt"]
+        status, conclusion, done = self.emu.run_view(repo, run, now) if latest else ("completed", None, None)
+        conclusion = job["conclusion"] if status == "completed" else None
+        started = run["created"] + run["delay"] / 3 if status != "queued" else None
+        steps = [{"name": st["name"], "status": "completed" if conclusion else "queued",
+                  "conclusion": st["conclusion"] if conclusion else None, "number": n + 1,
+                  "started_at": iso(started), "completed_at": iso(done)} for n, st in enumerate(job["steps"])]
+        return {"id": job["id"], "run_id": run["id"], "run_url": f"{b}/repos/{full}/actions/runs/{run['id']}",
+                "run_attempt": job["attempt"], "node_id": node_id("CheckRun", job["id"]), "head_sha": run["head_sha"],
+                "head_branch": run["head_branch"], "url": f"{b}/repos/{full}/actions/jobs/{job['id']}",
+                "html_url": f"{b}/{full}/actions/runs/{run['id']}/job/{job['id']}", "status": status,
+                "conclusion": conclusion, "created_at": iso(run["created"]), "started_at": iso(started),
+                "completed_at": iso(done), "name": job["name"], "steps": steps,
+                "check_run_url": f"{b}/repos/{full}/check-runs/{job['id']}", "labels": ["ubuntu-latest"],
+                "runner_id": 1, "runner_name": "GitHub Actions 1", "runner_group_id": 2,
+                "runner_group_name": "GitHub Actions", "workflow_name": run["name"]}
+
+    def list_jobs(self, repo, run_id):
+        """https://docs.github.com/rest/actions/workflow-jobs#list-jobs-for-a-workflow-run: the
+        latest attempt's jobs by default (filter=latest), every attempt's with filter=all."""
+        run = next((r for r in repo["runs"] if str(r["id"]) == run_id), None)
+        if not run:
+            raise Refusal(404, "Not Found", DOC["jobs"])
+        which = self.query.get("filter", "latest")
+        if which not in ("latest", "all"):
+            raise Refusal(422, f"Invalid request.\n\n{json.dumps(which)} is not a member of [\"latest\", \"all\"].", DOC["jobs"])
+        now = time.time()
+        jobs = [self.job_obj(repo, run, j, now) for j in run.get("jobs", [])
+                if which == "all" or j["attempt"] == run["attempt"]]
+        per_page, page = max(1, min(100, int(self.query.get("per_page", 30)))), max(1, int(self.query.get("page", 1)))
+        self.rest(200, {"total_count": len(jobs), "jobs": jobs[(page - 1) * per_page:page * per_page]})
+
+    def job_logs(self, repo, job_id):
+        """https://docs.github.com/rest/actions/workflow-jobs#download-job-logs-for-a-workflow-run:
+        302 to a plain-text log whose link "expires after 1 minute". Logs need a signed-in user
+        here (stricter than reading runs); a job that has not completed has no log yet (404)."""
+        self.require_auth(DOC["job_logs"])
+        now = time.time()
+        found = next(((r, j) for r in repo["runs"] for j in r.get("jobs", []) if str(j["id"]) == job_id), None)
+        if not found or (found[1]["attempt"] == found[0]["attempt"] and self.emu.run_view(repo, found[0], now)[0] != "completed"):
+            raise Refusal(404, "Not Found", DOC["job_logs"])
+        expires = int(now) + 60
+        signature = self.emu.sign(f"{job_id}:{expires}")
+        location = f"{self.emu.base}/actions-results/{repo['owner']}/{repo['name']}/jobs/{job_id}/log.txt?se={expires}&sig={signature}"
+        self.rest(302, None, [("Location", location)])
+
+    def log_download(self, path):
+        """The storage host of job logs: the signature in the URL is the only credential."""
+        m = re.fullmatch(r"/actions-results/([^/]+)/([^/]+)/jobs/(\d+)/log\.txt", path)
+        repo = self.emu.find(m.group(1), m.group(2)) if m else None
+        if self.headers.get("Authorization"):
+            return self.text(400, "Only one authentication mechanism allowed: the URL is signed; send no Authorization header.\n")
+        expires, signature = self.query.get("se", ""), self.query.get("sig", "")
+        if not m or not repo or not expires.isdigit() or signature != self.emu.sign(f"{m.group(3)}:{expires}"):
+            return self.text(403, "AuthenticationFailed: Signature did not match.\n")
+        if time.time() > int(expires):
+            return self.text(403, "AuthenticationFailed: Signed expiry time has passed.\n")
+        job = next((j for r in repo["runs"] for j in r.get("jobs", []) if str(j["id"]) == m.group(3)), None)
+        if not job:
+            return self.text(404, "BlobNotFound: The specified blob does not exist.\n")
+        self.text(200, "\n".join(job["log"]) + "\n")
 
     def rerun(self, repo, run_id):
         doc = DOC["rerun"]
