@@ -27,38 +27,15 @@ struct GenerateStage: PipelineStage {
     /// Replaces the tree with the fallback's (the offline template), for a stage that refused
     /// the generator's tree for good but can still publish something and notify.
     func generateWithFallback(_ task: inout TaskRun) async throws(PipelineError) {
-        let received = try attachments.load(task.request.attachments, from: task.work.attachments)
-        let existing: [String: Data]
-        do {
-            existing = try WorkTree.files(under: task.work.existing)
-        } catch {
-            throw .transient("reading the repository's current files: \(error)")
-        }
-        let brief = GenerationBrief(request: task.request, attachments: received, existingFiles: existing, feedback: nil)
-        let report = try await fallback.generate(brief, budget: 60)
-        let tree = try documents.assemble(report, attachments: received, request: task.request)
-        do {
-            try WorkTree.write(tree, to: task.work.tree)
-        } catch {
-            throw .transient("writing the generated tree: \(error)")
-        }
-        task.journal.outputs.generator = fallback.name
-        task.journal.outputs.generationMode = nil
-        task.journal.toolCalls = nil
+        let (brief, received) = try inputs(task, feedback: nil)
+        try record(try await fallback.generate(brief, budget: 60), by: fallback, received: received, in: &task)
     }
 
     /// Generates the tree again, telling the generator why the last one was refused (later
     /// stages use this: the secret gate, the checks). A repair that must not replace a working
     /// tree with the offline template passes `fallbackOnFailure: false` and gets the error.
     func generate(_ task: inout TaskRun, feedback: String?, fallbackOnFailure: Bool = true) async throws(PipelineError) {
-        let received = try attachments.load(task.request.attachments, from: task.work.attachments)
-        let existing: [String: Data]
-        do {
-            existing = try WorkTree.files(under: task.work.existing)
-        } catch {
-            throw .transient("reading the repository's current files: \(error)")
-        }
-        let brief = GenerationBrief(request: task.request, attachments: received, existingFiles: existing, feedback: feedback)
+        let (brief, received) = try inputs(task, feedback: feedback)
         // A task already late still gets a real try at the LLM rather than the template.
         let budget = task.deadline.budget(reserving: Deadline.afterGeneration, minimum: 60)
         var chosen = generator
@@ -71,6 +48,24 @@ struct GenerateStage: PipelineStage {
             chosen = fallback
             report = try await fallback.generate(brief, budget: budget)
         }
+        try record(report, by: chosen, received: received, in: &task)
+    }
+
+    /// The brief for this task, from what `prepare` left in the work directory.
+    private func inputs(_ task: TaskRun, feedback: String?) throws(PipelineError) -> (GenerationBrief, [ReceivedAttachment]) {
+        let received = try attachments.load(task.request.attachments, from: task.work.attachments)
+        let existing: [String: Data]
+        do {
+            existing = try WorkTree.files(under: task.work.existing)
+        } catch {
+            throw .transient("reading the repository's current files: \(error)")
+        }
+        return (GenerationBrief(request: task.request, attachments: received, existingFiles: existing, feedback: feedback), received)
+    }
+
+    /// Assembles `report`'s tree with the documents, writes it as the tree to publish, and
+    /// journals how it was made.
+    private func record(_ report: GenerationReport, by chosen: any Generator, received: [ReceivedAttachment], in task: inout TaskRun) throws(PipelineError) {
         let tree = try documents.assemble(report, attachments: received, request: task.request)
         do {
             try WorkTree.write(tree, to: task.work.tree)
