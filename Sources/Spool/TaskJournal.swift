@@ -71,6 +71,9 @@ public struct TaskJournal: Sendable, Codable, Equatable {
         /// Attachments the generator replaced with its own file (a brief asking to fix an
         /// attached script); the others were committed byte for byte.
         public var replacedAttachments: [String]?
+        /// Files the service writes itself that an attachment of the same name tried to supply
+        /// (an attached `LICENSE` other than our MIT text): ours was committed, and this says so.
+        public var replacedReservedFiles: [String]?
         /// The forge's workflow runs that were looked at: a failed run of the published commit,
         /// and the run of the one repair commit made for it.
         public var workflowRuns: [WorkflowRun]?
@@ -81,6 +84,7 @@ public struct TaskJournal: Sendable, Codable, Equatable {
             case repository, repoURL = "repo_url", commitSHA = "commit_sha", pagesURL = "pages_url"
             case generator, pagesVerified = "pages_verified", generationMode = "generation_mode"
             case replacedAttachments = "replaced_attachments", workflowRuns = "workflow_runs"
+            case replacedReservedFiles = "replaced_reserved_files"
         }
     }
 

@@ -134,6 +134,22 @@ import TestSupport
         #expect(forge.publications.count == 2)
     }
 
+    @Test func anAttachedLicenseIsReplacedByOursAndTheJournalSaysSo() async throws {
+        let fixture = try E()
+        let forge = FakeForge()
+        var request = fixture.request
+        request.attachments = [
+            Attachment(name: "LICENSE", url: "data:text/plain;base64," + Data("All rights reserved.\n".utf8).base64EncodedString()),
+            Attachment(name: "uid.txt", url: "data:text/plain;base64," + Data("uid-1\n".utf8).base64EncodedString()),
+        ]
+        var journal = TaskJournal(id: request.id, request: request, receivedAt: .now)
+        #expect(await fixture.engine(E.standardStages(forge: forge)).run(request, journal: &journal) == .published)
+        let published = try #require(forge.publications.last)
+        #expect(String(decoding: published.files["LICENSE"] ?? Data(), as: UTF8.self).hasPrefix("MIT License"))
+        #expect(published.files["uid.txt"] == Data("uid-1\n".utf8))
+        #expect(journal.outputs.replacedReservedFiles == ["LICENSE"])
+    }
+
     @Test func aFailingGeneratorFallsBackToTheTemplateAndTheSecretGateAsksAModelOnce() async throws {
         let fixture = try E()
         let forge = FakeForge()

@@ -76,5 +76,12 @@ struct GenerateStage: PipelineStage {
         task.journal.outputs.generationMode = report.mode?.rawValue
         task.journal.outputs.replacedAttachments = report.replacedAttachments.isEmpty ? nil : report.replacedAttachments
         task.journal.toolCalls = report.mode == nil ? nil : report.toolCalls
+        // The repository's LICENSE is always our MIT text; an attachment that brought another
+        // one is overridden, and the journal says so rather than dropping it without a word.
+        let overridden = received.filter { $0.name == "LICENSE" && $0.bytes != tree["LICENSE"] }.map(\.name)
+        task.journal.outputs.replacedReservedFiles = overridden.isEmpty ? nil : overridden
+        if !overridden.isEmpty {
+            task.logger.warning("an attached LICENSE was replaced by the MIT licence the repository must carry")
+        }
     }
 }
