@@ -96,37 +96,10 @@ final class FinisherWaker: Sendable {
     }
 
     private func spawn() throws(SpawnError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawnattr_init(&attributes)
-        defer {
-            posix_spawn_file_actions_destroy(&actions)
-            posix_spawnattr_destroy(&attributes)
+        do {
+            return try ChildSpawn.spawn(arguments, searchPath: true, separation: .newSession)
+        } catch {
+            throw SpawnError(code: error.code)
         }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        _ = closeFrom(&actions, 3)
-        // POSIX_SPAWN_SETSID (glibc ≥ 2.26; hidden behind _GNU_SOURCE) and a clean signal mask.
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(0x80 | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        var pid: pid_t = 0
-        let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        let status = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, environ)
-        guard status == 0 else { throw SpawnError(code: status) }
-        return pid
     }
-
-
 }
-
-/// glibc ≥ 2.34's `posix_spawn_file_actions_addclosefrom_np`, declared under `__USE_MISC`,
-/// which Swift's Glibc module does not import. It keeps the accepted FastCGI connections
-/// (libfcgi does not open them close-on-exec) out of the Finisher.
-@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
-private func closeFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ lowest: Int32) -> Int32

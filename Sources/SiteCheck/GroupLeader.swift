@@ -1,4 +1,5 @@
 import Foundation
+import Spool
 
 /// A child started as the leader of a new process group, so that one `kill(-pgid)` reaches it
 /// and everything it starts: chromedriver's Chromium, its zygotes, renderers and GPU process all
@@ -18,37 +19,13 @@ final class GroupLeader: Sendable {
     static func spawn(_ executable: String, _ arguments: [String], environment: [String: String], logPath: String) throws(SiteCheckError) -> GroupLeader {
         let name = (executable as NSString).lastPathComponent
         guard FileManager.default.isExecutableFile(atPath: executable) else { throw .notInstalled(name) }
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawnattr_init(&attributes)
-        defer {
-            posix_spawn_file_actions_destroy(&actions)
-            posix_spawnattr_destroy(&attributes)
+        // Its own process group, so the whole browser can be killed at once.
+        let pid: pid_t
+        do {
+            pid = try ChildSpawn.spawn([executable] + arguments, environment: environment, output: logPath, separation: .newProcessGroup)
+        } catch {
+            throw .didNotStart(name, error.description)
         }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        _ = closeFrom(&actions, 3)
-        // Process group 0: a new group whose ID is the child's PID. The test runner's and the
-        // Finisher's threads may block signals; the child starts with none blocked.
-        posix_spawnattr_setpgroup(&attributes, 0)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard status == 0 else { throw .didNotStart(name, String(cString: strerror(status))) }
         return GroupLeader(pid: pid, name: name, logPath: logPath)
     }
 
@@ -79,11 +56,6 @@ final class GroupLeader: Sendable {
         return text.split(separator: "\n").suffix(4).joined(separator: " | ").prefix(400).description
     }
 }
-
-/// glibc ≥ 2.34's `posix_spawn_file_actions_addclosefrom_np` (hidden from Swift's Glibc module):
-/// the browser must not inherit the Finisher's descriptors (spool locks, sockets).
-@_silgen_name("posix_spawn_file_actions_addclosefrom_np")
-private func closeFrom(_ actions: UnsafeMutablePointer<posix_spawn_file_actions_t>, _ lowest: Int32) -> Int32
 
 /// Processes as /proc shows them, for finding what a run left behind.
 enum ProcessTable {
