@@ -49,12 +49,13 @@ Python 3.11 standard library only.
 import argparse
 import json
 import select
-import signal
 import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+import loopback_peer
 
 HANG_LIMIT_SECONDS = 600.0
 MAX_BODY = 64 * 1024 * 1024
@@ -341,24 +342,7 @@ def main(argv=None):
                           retry_after=args.retry_after, stream_bytes=args.stream_bytes)
     Handler.verbose = args.verbose
 
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-
-    def stop(signum, frame):
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-
-    sys.stdout.write("READY %d\n" % server.server_address[1])
-    sys.stdout.flush()
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except SystemExit:
-        pass
-    finally:
-        server.server_close()
-    return 0
+    return loopback_peer.serve(Handler, args.port)
 
 
 if __name__ == "__main__":

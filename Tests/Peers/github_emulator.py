@@ -93,7 +93,9 @@ Python 3.11 standard library only.
 
 import argparse, base64, hashlib, hmac, json, mimetypes, os, re, secrets, shutil, subprocess, sys
 import threading, time, traceback, urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+import loopback_peer
 
 ZERO = "0" * 40
 DOCS = "https://docs.github.com/rest"
@@ -1359,17 +1361,11 @@ def main():
     parser.add_argument("--log", help="request log (default DIR/requests.jsonl)")
     args = parser.parse_args()
     Handler.emu = emu = Emulator(args)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    emu.base = f"http://127.0.0.1:{server.server_address[1]}"
-    print(f"READY {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
 
+    def bound(server):
+        emu.base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    return loopback_peer.serve(Handler, args.port, on_bound=bound)
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
