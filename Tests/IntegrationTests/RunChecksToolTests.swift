@@ -91,6 +91,28 @@ import TestSupport
         }
     }
 
+    @Test func aRepairTurnRunsTheChecksInTheCheckStagesOwnBrowser() throws {
+        let steps = [
+            // Finishes without running the checks: the final gate catches the wrong id.
+            Self.calls([("w1", "write_file", ["path": "index.html", "content": Self.broken]), ("f1", "finish", ["summary": "s"])]),
+            Self.calls([("w2", "write_file", ["path": "index.html", "content": Self.fixed]), ("r1", "run_checks", [:])],
+                       expect: ["last_user_contains": "did not pass", "system_contains": "run_checks()"]),
+            Self.calls([("f2", "finish", ["summary": "Fixed the id."])], expect: ["tool_result_contains": "2 of 2 checks passed"]),
+        ]
+        try CheckStageTests.withModel(steps) { stack, model, evaluator in
+            let id = try stack.submit(["task": "repairrun", "nonce": "p", "checks": Self.checks, "evaluation_url": "\(evaluator.url)/n"])
+            let run = try stack.finisher(["drain"])
+            #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"), "\(run.log.suffix(3000))")
+            #expect(try CheckStageTests.generations(model).count == 3)
+            // The stage's browser was still usable after the repair's run_checks: the second attempt ran.
+            let attempts = try #require(try CheckStageTests.checkRecord(stack, id)["attempts"] as? [[String: Any]])
+            #expect(attempts.map { $0["summary"] as? String } == ["checks 1/2", "checks 2/2"])
+            let page = try HTTPClient.send(port: stack.port, method: "GET", path: "/pages/repairrun/")
+            #expect(page.text.contains("id=\"total\""))
+            #expect(ChildProcessTable.commandLines().filter { $0.contains("\(stack.home)/data/check/") }.isEmpty)
+        }
+    }
+
     @Test func withChecksOffTheToolIsNotOffered() throws {
         let steps = [
             Self.calls([("w1", "write_file", ["path": "index.html", "content": Self.fixed]), ("r1", "run_checks", [:])]),
