@@ -151,7 +151,8 @@ struct GenerationPrompt: Sendable {
     }
 
     /// The rules for the tool loop: how to work with the tools, then the same repository rules.
-    func toolSystem(round: Int, maximumToolCalls: Int) -> String {
+    /// `checkRuns`: how many `run_checks` calls are allowed, `nil` when the tool is not offered.
+    func toolSystem(round: Int, maximumToolCalls: Int, checkRuns: Int? = nil) -> String {
         var text = """
             You build small, complete, static web apps and their repositories, published as they are on GitHub Pages. \
             You receive a brief, the checks the result will be judged by, and any attached files; you build the \
@@ -172,6 +173,18 @@ struct GenerationPrompt: Sendable {
             to commit fetched data (data.json), then read_file the parts you need (a chronological list's recent \
             entries are at its end). When the brief asks for data from an API or a page, fetch it instead of \
             inventing values. Private and local addresses are refused.
+
+            """
+        if let checkRuns {
+            text += """
+                - run_checks() serves the files written so far as GitHub Pages will, loads index.html in headless \
+                Chromium and runs the brief's JavaScript checks (and earlier rounds'), returning each one's result with \
+                console errors and failed requests; run_checks(checks) runs only the numbered ones. Call it once the page \
+                is written, fix what fails, then call finish (at most \(checkRuns) calls).
+
+                """
+        }
+        text += """
             - When every file is written, call finish(summary) with one or two sentences on what you built or changed. \
             Nothing you say outside the tools is published.
             - At most \(maximumToolCalls) tool calls in all: write each file once, completely, and do not read what \
@@ -266,12 +279,13 @@ struct GenerationPrompt: Sendable {
             """
 
     /// The system and user messages of the tool loop for `brief`.
-    func toolMessages(for brief: GenerationBrief, maximumToolCalls: Int) -> [ChatCompletionsRequest.Message] {
+    func toolMessages(for brief: GenerationBrief, maximumToolCalls: Int, checkRuns: Int? = nil) -> [ChatCompletionsRequest.Message] {
         let closing = brief.request.round == 1
             ? "Build the app with the tools: write every file, including index.html and README.md, then call finish.\n"
             : "Make the change with the tools: write the files you add or change, each complete, with README.md updated to "
                 + "describe this change; delete what is no longer wanted; then call finish.\n"
-        return [.system(toolSystem(round: brief.request.round, maximumToolCalls: maximumToolCalls)), userMessage(for: brief, closing: closing)]
+        return [.system(toolSystem(round: brief.request.round, maximumToolCalls: maximumToolCalls, checkRuns: checkRuns)),
+                userMessage(for: brief, closing: closing)]
     }
 
     /// The task: brief, checks verbatim, attachments, and (round ≥ 2) the current repository.

@@ -17,6 +17,9 @@ struct GenerationBrief: Sendable {
     /// Why an earlier answer for this brief was refused (the secret gate's findings, failed
     /// checks), for a generator that can take it into account.
     var feedback: String? = nil
+    /// Runs the checks in a browser for the tool loop's `run_checks`; `nil` (the tool is not
+    /// offered) when checks are off, Chromium is missing, or no check runs in the page.
+    var checkRunner: ToolCheckRunner? = nil
 
     /// This round's attachments' bytes by name (a name given twice keeps its first).
     var attachmentFiles: [String: Data] {

@@ -36,7 +36,8 @@ struct PipelineEngine: Sendable {
         scanner: SecretScanner, pages: PagesVerifier, attachments: AttachmentLoader, documents: RepositoryDocuments,
         checks: CheckSettings? = nil, checkAttempts: Int = 3, spool: SpoolDirectory? = nil
     ) -> [any PipelineStage] {
-        let generation = GenerateStage(generator: generator, fallback: fallback, attachments: attachments, documents: documents)
+        let generation = GenerateStage(generator: generator, fallback: fallback, attachments: attachments, documents: documents,
+                                       checks: checks, spool: spool)
         let scan = ScanStage(scanner: scanner, generation: generation)
         let pagesStage = PagesStage(forge: forge, verifier: pages)
         return [

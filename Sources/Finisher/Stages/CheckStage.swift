@@ -44,7 +44,7 @@ struct CheckStage: PipelineStage {
             try copyTree(from: checked, to: task.work.tree)
         }
         let checks = task.request.checks
-        let regression = earlierRoundsChecks(task.request)
+        let regression = Self.earlierRoundsChecks(task.request, spool: spool)
         guard !checks.isEmpty || !regression.isEmpty else {
             record.skipped = "none to run"
             task.journal.checks = record
@@ -128,7 +128,7 @@ struct CheckStage: PipelineStage {
             let feedback = Self.feedback(failing: (best.results + best.regression).filter(Self.repairable),
                                          evidence: best.evidence, repository: task.repository)
             do {
-                try await generation.generate(&task, feedback: feedback, fallbackOnFailure: false)
+                try await generation.generate(&task, feedback: feedback, fallbackOnFailure: false, session: session)
             } catch {
                 task.logger.warning("repair failed; publishing the best tree", metadata: ["error": "\(error)"])
                 record.attempts.append(.init(attempt: attempt + 1, results: [], regression: [], evidence: [], rejected: "the repair failed: \(error)"))
@@ -193,7 +193,7 @@ struct CheckStage: PipelineStage {
 
     /// Checks of this task's earlier rounds, from their task files in done/ (or notify/, still
     /// being notified), not repeated when this round lists them too.
-    private func earlierRoundsChecks(_ request: TaskRequest) -> [(round: Int, check: String)] {
+    static func earlierRoundsChecks(_ request: TaskRequest, spool: SpoolDirectory?) -> [(round: Int, check: String)] {
         guard request.round > 1, let spool else { return [] }
         var seen = Set(request.checks)
         var found: [(round: Int, check: String)] = []

@@ -1,4 +1,5 @@
 import Foundation
+import SiteCheck
 import Spool
 
 /// `generate`: the generator's files (the offline template when it fails), assembled with the
@@ -9,6 +10,10 @@ struct GenerateStage: PipelineStage {
     let fallback: any Generator
     let attachments: AttachmentLoader
     let documents: RepositoryDocuments
+    /// The check stage's settings, for the tool loop's `run_checks`; `nil` when checks are off.
+    var checks: CheckSettings? = nil
+    /// Where earlier rounds' checks are found, for `run_checks` to run them too.
+    var spool: SpoolDirectory? = nil
 
     func run(_ task: inout TaskRun) async throws(PipelineError) {
         try await generate(&task, feedback: nil)
@@ -34,15 +39,25 @@ struct GenerateStage: PipelineStage {
     /// Generates the tree again, telling the generator why the last one was refused (later
     /// stages use this: the secret gate, the checks). A repair that must not replace a working
     /// tree with the offline template passes `fallbackOnFailure: false` and gets the error.
-    func generate(_ task: inout TaskRun, feedback: String?, fallbackOnFailure: Bool = true) async throws(PipelineError) {
-        let (brief, received) = try inputs(task, feedback: feedback)
+    /// `session` is the check stage's browser, which `run_checks` then shares.
+    func generate(_ task: inout TaskRun, feedback: String?, fallbackOnFailure: Bool = true, session: CheckSession? = nil) async throws(PipelineError) {
+        let (prepared, received) = try inputs(task, feedback: feedback)
+        var brief = prepared
+        let documents = documents, request = task.request
+        brief.checkRunner = ToolCheckRunner(
+            settings: checks, checks: task.request.checks, regression: CheckStage.earlierRoundsChecks(task.request, spool: spool),
+            repository: task.repository, directory: task.work.root.appendingPathComponent("tool-checks"), shared: session
+        ) { report throws(PipelineError) in try documents.assemble(report, attachments: received, request: request) }
         // A task already late still gets a real try at the LLM rather than the template.
         let budget = task.deadline.budget(reserving: Deadline.afterGeneration, minimum: 60)
         var chosen = generator
         let report: GenerationReport
         do {
             report = try await generator.generate(brief, budget: budget)
+            await brief.checkRunner?.close()
         } catch {
+            // The tool loop closes its browser when it ends; this covers a generator that threw first.
+            await brief.checkRunner?.close()
             guard generator.name != fallback.name, fallbackOnFailure else { throw error }
             task.logger.warning("generator failed; using the offline template", metadata: ["error": "\(error)"])
             chosen = fallback

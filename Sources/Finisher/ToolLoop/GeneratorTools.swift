@@ -3,7 +3,8 @@ import Foundation
 
 /// The tools the model may call in the tool loop, and their execution: `list_files`,
 /// `read_file` (whole, or a byte or line range), `write_file`, `delete_file`, `convert_file`
-/// (deterministic data conversions), `fetch_url` (shown, or saved verbatim) and `finish`.
+/// (deterministic data conversions), `fetch_url` (shown, or saved verbatim), `run_checks` (the
+/// brief's checks in headless Chromium, offered only when the brief has a `checkRunner`) and `finish`.
 ///
 /// Arguments are untrusted JSON: anything missing, mistyped or against the rules is refused with
 /// a reason the model can act on, never thrown. Files go through the `ToolWorkspace` (confined
@@ -16,11 +17,21 @@ struct GeneratorTools: Sendable {
     let settings: ToolLoopSettings
     /// The summary given to `finish`, once it was accepted.
     private(set) var finishedSummary: String?
+    /// `run_checks`' browser; `nil` when the tool is not offered.
+    let checkRunner: ToolCheckRunner?
+    /// `run_checks` calls so far.
+    private(set) var checkRuns = 0
 
     /// Tools for `brief`'s repository.
     init(_ brief: GenerationBrief, settings: ToolLoopSettings) {
         workspace = ToolWorkspace(brief)
         self.settings = settings
+        checkRunner = brief.checkRunner
+    }
+
+    /// The definitions offered in this loop: `run_checks` only with a check runner.
+    var offered: [ChatCompletionsRequest.Tool] {
+        Self.definitions.filter { $0.function.name != "run_checks" || checkRunner != nil }
     }
 
     /// Whether `finish` was called and accepted.
@@ -29,7 +40,7 @@ struct GeneratorTools: Sendable {
     /// The tool names, as the model calls them.
     static var names: [String] { definitions.map(\.function.name) }
 
-    /// The function definitions sent with every request of the loop.
+    /// Every function definition; `offered` is what one loop sends with each request.
     static let definitions: [ChatCompletionsRequest.Tool] = [
         .init(name: "list_files",
               description: "List every file of the repository (path and size), the attachments included.",
@@ -78,6 +89,15 @@ struct GeneratorTools: Sendable {
                   "url": string("Absolute http:// or https:// URL."),
                   "save_as": string("Optional repository path to store the body in, e.g. data.json."),
               ], required: ["url"])),
+        .init(name: "run_checks",
+              description: "Serve the files written so far exactly as GitHub Pages will, load index.html in headless Chromium as "
+                + "the evaluator does, and run the brief's JavaScript checks (and earlier rounds' checks): returns passed, failed "
+                + "or error per check with the reason, console errors, uncaught exceptions and failed requests. Call it after "
+                + "writing the page, fix what fails, then call finish. Only a few calls are allowed.",
+              parameters: object([
+                  "checks": .object(["type": .string("array"), "items": .object(["type": .string("integer")]),
+                                     "description": .string("Optional: the numbers of the checks to run (as the brief numbers them); all by default.")]),
+              ], required: [])),
         .init(name: "finish",
               description: "Call once every file is written: ends the work and publishes the repository.",
               parameters: object(["summary": string("One or two sentences: what was built or changed.")], required: ["summary"])),
@@ -105,8 +125,9 @@ struct GeneratorTools: Sendable {
 
     /// Executes one call; `deadline` bounds a fetch.
     mutating func run(_ call: ChatCompletionsToolCall, until deadline: Date) async -> ToolResult {
-        guard Self.names.contains(call.name) else {
-            return .refused("there is no tool \(String(call.name.prefix(64)).debugDescription); the tools are " + Self.names.joined(separator: ", "))
+        let names = offered.map(\.function.name)
+        guard names.contains(call.name) else {
+            return .refused("there is no tool \(String(call.name.prefix(64)).debugDescription); the tools are " + names.joined(separator: ", "))
         }
         let arguments: [String: Any]
         if call.arguments.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
@@ -159,6 +180,30 @@ struct GeneratorTools: Sendable {
             guard let url = text("url") else { return missing("url") }
             if let path = text("save_as"), !path.isEmpty { return await save(url, as: path, until: deadline) }
             return await fetch(url, until: deadline)
+        case "run_checks":
+            guard let runner = checkRunner else { return .refused("run_checks is not available") }
+            var numbers: [Int]?
+            if let value = arguments["checks"], !(value is NSNull) {
+                let count = runner.checks.count
+                let list = value as? [Any] ?? []
+                let exact = list.compactMap { ($0 as? NSNumber).flatMap { Int(exactly: $0.doubleValue) } }
+                guard !list.isEmpty, exact.count == list.count, exact.allSatisfy({ $0 >= 1 && $0 <= count }) else {
+                    return .refused("run_checks' \"checks\" is a list of check numbers from 1 to \(count), or left out to run every check")
+                }
+                numbers = Array(Set(exact)).sorted()
+            }
+            guard checkRuns < settings.maximumCheckRuns else {
+                return .refused("run_checks was called \(checkRuns) times, the most allowed: fix what the last run showed, then call finish")
+            }
+            checkRuns += 1
+            let changes = workspace.changes(summary: nil)
+            let report = GenerationReport(tree: workspace.tree, wroteReadme: changes.files.contains { $0.path == "README.md" },
+                                          replacedAttachments: workspace.replacedAttachments)
+            let budget = min(settings.maximumCheckSeconds, max(5, deadline.timeIntervalSinceNow - 30))
+            var result = await runner.run(report, numbers: numbers, budget: budget, limit: settings.maximumCheckCharacters)
+            let left = settings.maximumCheckRuns - checkRuns
+            result.text += "\n(\(left) run_checks call\(left == 1 ? "" : "s") left.)"
+            return result
         default:
             let summary = (text("summary") ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
             guard workspace.hasChanges else {

@@ -28,6 +28,8 @@ extension ToolCallRecord {
                 kept[key] = cleaned.count > 200 ? String(cleaned.prefix(200)) + "…" : cleaned
             } else if value is NSNumber || value is NSNull {
                 kept[key] = value
+            } else if let numbers = value as? [NSNumber] {
+                kept[key] = Array(numbers.prefix(20))
             } else {
                 kept[key] = "<\(type(of: value))>"
             }

@@ -43,11 +43,19 @@ struct ToolLoop: Sendable {
         var tokens: Int
     }
 
-    /// Runs the conversation for `brief` until `finish`, a budget, or `deadline`.
+    /// Runs the conversation for `brief` until `finish`, a budget, or `deadline`; `run_checks`'
+    /// browser, if one was started, is closed when it ends.
     func run(_ brief: GenerationBrief, until deadline: Date) async -> Result {
+        let result = await converse(brief, until: deadline)
+        await brief.checkRunner?.close()
+        return result
+    }
+
+    private func converse(_ brief: GenerationBrief, until deadline: Date) async -> Result {
         let logger = client.logger
         var tools = GeneratorTools(brief, settings: settings)
-        var messages = prompt.toolMessages(for: brief, maximumToolCalls: settings.maximumToolCalls)
+        var messages = prompt.toolMessages(for: brief, maximumToolCalls: settings.maximumToolCalls,
+                                           checkRuns: tools.checkRunner == nil ? nil : settings.maximumCheckRuns)
         var records: [ToolCallRecord] = []
         var exchanges = 0
         var tokens = 0
@@ -70,7 +78,7 @@ struct ToolLoop: Sendable {
                 return result(.stopped(reason: "the stage's deadline"))
             }
             exchanges += 1
-            let request = ChatCompletionsRequest(model: model, messages: messages, responseFormat: nil, tools: GeneratorTools.definitions)
+            let request = ChatCompletionsRequest(model: model, messages: messages, responseFormat: nil, tools: tools.offered)
             let response: ChatCompletionsResponse
             do {
                 response = try await client.complete(request, until: deadline, purpose: "tools")

@@ -24,6 +24,12 @@ struct ToolLoopSettings: Sendable {
     var maximumSavedBytes = 8 << 20
     /// The most characters of a saved body shown back to the model.
     var maximumSavedPreviewCharacters = 2_000
+    /// The most `run_checks` calls in one generation: each costs a page load and the checks.
+    var maximumCheckRuns = 3
+    /// The most seconds one `run_checks` call may spend on its checks (besides the browser's start).
+    var maximumCheckSeconds: TimeInterval = 45
+    /// The most characters of a `run_checks` result.
+    var maximumCheckCharacters = 4_000
     /// `fetch_url`'s HTTP client and address policy.
     var fetcher: URLFetcher
     /// Converts `.xlsx` files for `read_file`.
