@@ -45,8 +45,10 @@ public enum JSONValue: Sendable, Equatable {
     }
 }
 
-/// `JSONDecoder`'s reading of a document in UTF-16 or UTF-32 (rare; never on the fast path).
-private struct WideEncoded: Decodable {
+/// `JSONDecoder`'s reading of a document, probing each value's type in turn: used for UTF-16 or
+/// UTF-32 input (rare; never on the fast path), and the reference the single-pass parser's tests
+/// compare it with.
+struct WideEncoded: Decodable {
     var value: JSONValue
 
     init(from decoder: any Decoder) throws {

@@ -125,6 +125,15 @@ import TestSupport
         }
     }
 
+    /// Rewinds a task's journal to "scan done, publish not yet": exactly a Finisher that died
+    /// after pushing and before journaling the push.
+    static func forgetPublishing(_ id: String, in stack: LocalStack) throws {
+        let path = "\(stack.spool)/journal/\(id).json"
+        var journal = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
+        journal["completed"] = ["prepare", "generate", "scan"]
+        try JSONSerialization.data(withJSONObject: journal).write(to: URL(fileURLWithPath: path))
+    }
+
     /// A Finisher that died after pushing but before journaling the push: the rerun finds its
     /// own commit on `main` and pushes nothing, creates nothing.
     @Test func aRerunAfterAPushThatWasNotJournaledDoesNotCommitTwice() throws {
@@ -133,11 +142,7 @@ import TestSupport
             let id = try stack.submit(["task": "gh-crash", "nonce": "c", "evaluation_url": "\(world.evaluator.url)/n"])
             let killed = try stack.finisher(["drain"], environment: ["LLM_DEPLOY_TEST_KILL_AFTER": "publish"])
             #expect(killed.reason == .uncaughtSignal)
-            // Rewind the journal to "scan done, publish not yet": exactly a crash after the push.
-            let path = "\(stack.spool)/journal/\(id).json"
-            var journal = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
-            journal["completed"] = ["prepare", "generate", "scan"]
-            try JSONSerialization.data(withJSONObject: journal).write(to: URL(fileURLWithPath: path))
+            try Self.forgetPublishing(id, in: stack)
             let recovered = try stack.finisher(["recover"])
             #expect(FileManager.default.fileExists(atPath: "\(stack.spool)/done/\(id)"), "\(recovered.log)")
             let bare = "\(world.root)/repos/octo/gh-crash.git"
@@ -351,10 +356,7 @@ import TestSupport
             let id = try stack.submit(["task": "ci-rerun", "nonce": "rr", "evaluation_url": "\(evaluator.url)/n"])
             let killed = try stack.finisher(["drain"], environment: ["LLM_DEPLOY_TEST_KILL_AFTER": "publish"])
             #expect(killed.reason == .uncaughtSignal)
-            let path = "\(stack.spool)/journal/\(id).json"
-            var journal = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as! [String: Any]
-            journal["completed"] = ["prepare", "generate", "scan"]
-            try JSONSerialization.data(withJSONObject: journal).write(to: URL(fileURLWithPath: path))
+            try GitHubForgeTests.forgetPublishing(id, in: stack)
             let recovered = try stack.finisher(["recover"])
             #expect((try stack.journal(id)["outputs"] as? [String: Any])?["pages_verified"] as? Bool == true, "\(recovered.log)")
             #expect(try stack.git(["rev-list", "--count", "main"], in: "\(root)/repos/octo/ci-rerun.git") == "1")
