@@ -67,7 +67,7 @@ let package = Package(
         // Real processes and loopback peers for the tests: nginx, the Handler, Tests/Peers/*.py.
         .target(name: "TestSupport", dependencies: ["Spool"], path: "Tests/TestSupport"),
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
-        .testTarget(name: "HandlerTests", dependencies: ["Handler", "Spool"]),
+        .testTarget(name: "HandlerTests", dependencies: ["Handler", "Spool", "ServiceLog"]),
         .testTarget(name: "FinisherTests", dependencies: ["Finisher", "Spool", "Fetch", "Spreadsheet", "TestSupport"]),
         .testTarget(name: "SiteCheckTests", dependencies: ["SiteCheck", "Spool"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Spool", "TestSupport"]),

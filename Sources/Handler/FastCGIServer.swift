@@ -68,11 +68,11 @@ final class FastCGIServer: Sendable {
             if incoming.readToEnd { FCGX_Detach(request) }
             FCGX_Finish_r(request)
             var metadata: Logger.Metadata = [
-                "method": "\(incoming.method)", "path": "\(incoming.path)",
+                "method": .string(incoming.method), "path": .string(incoming.path),
                 "status": .stringConvertible(outcome.response.status),
                 "duration_ms": .stringConvertible(((Self.monotonicSeconds() - started) * 1e6).rounded() / 1e3),
             ]
-            if let id = outcome.id { metadata["id"] = "\(id)" }
+            if let id = outcome.id { metadata["id"] = .string(id.rawValue) }
             logger.info("request", metadata: metadata)
         }
         logger.critical("FCGX_Accept_r failed; the listening socket is gone")

@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 public import Logging
-internal import FoundationEssentials
 
 /// A swift-log backend that writes one JSON object per line to standard error, where
 /// journald (or `scripts/up`'s log file) collects it.
@@ -38,79 +37,160 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    private static let timestamp = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-
     public func log(event: LogEvent) {
-        var line = "{\"ts\":"
-        JSONText.appendString(Date.now.formatted(Self.timestamp), to: &line)
-        line += ",\"level\":"
-        JSONText.appendString(event.level.rawValue, to: &line)
-        line += ",\"logger\":"
-        JSONText.appendString(label, to: &line)
-        line += ",\"msg\":"
-        JSONText.appendString(event.message.description, to: &line)
-        let merged = event.metadata.map { metadata.merging($0) { _, new in new } } ?? metadata
+        var line = LogLine()
+        line.raw("{\"ts\":\"")
+        line.timestamp(Self.now())
+        line.raw("\",\"level\":")
+        line.string(event.level.rawValue)
+        line.raw(",\"logger\":")
+        line.string(label)
+        line.raw(",\"msg\":")
+        line.string(event.message.description)
+        // The Handler logs every request with metadata and no handler-level fields: skip the merge.
+        let merged = metadata.isEmpty ? event.metadata ?? [:] : metadata.merging(event.metadata ?? [:]) { _, new in new }
         for key in merged.keys.sorted() {
-            line += ","
-            JSONText.appendString(key, to: &line)
-            line += ":"
-            JSONText.append(merged[key]!, to: &line)
+            line.raw(",")
+            line.string(key)
+            line.raw(":")
+            line.value(merged[key]!)
         }
-        line += "}\n"
-        var bytes = Array(line.utf8)
-        bytes.withUnsafeMutableBytes { buffer in
+        line.raw("}\n")
+        line.bytes.withUnsafeBytes { buffer in
             _ = write(descriptor, buffer.baseAddress, buffer.count)
         }
     }
+
+    /// Wall-clock time, UTC: seconds since the epoch and milliseconds.
+    static func now() -> (seconds: Int, milliseconds: Int) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return (Int(now.tv_sec), Int(now.tv_nsec) / 1_000_000)
+    }
 }
 
-/// JSON text for log values, written by hand to keep logging allocation-light.
-enum JSONText {
-    static func append(_ value: Logger.Metadata.Value, to line: inout String) {
-        switch value {
-        case .string(let text):
-            appendString(text, to: &line)
-        case .stringConvertible(let value):
-            switch value {
-            case let number as any BinaryInteger: line += "\(number)"
-            case let number as Double where number.isFinite: line += "\(number)"
-            case let flag as Bool: line += flag ? "true" : "false"
-            default: appendString(value.description, to: &line)
-            }
-        case .array(let items):
-            line += "["
-            for (index, item) in items.enumerated() {
-                if index > 0 { line += "," }
-                append(item, to: &line)
-            }
-            line += "]"
-        case .dictionary(let fields):
-            line += "{"
-            for (index, key) in fields.keys.sorted().enumerated() {
-                if index > 0 { line += "," }
-                appendString(key, to: &line)
-                line += ":"
-                append(fields[key]!, to: &line)
-            }
-            line += "}"
+/// One log line as JSON, written straight into bytes: the Handler writes one per request, and
+/// building it through `String` and Foundation's date formatting cost more than parsing the
+/// request (bench/accept's profile).
+struct LogLine {
+    var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(256) }
+
+    mutating func raw(_ text: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+    }
+
+    /// `2026-11-29T22:05:15.985Z`: ISO 8601, UTC, milliseconds. The civil date comes from the
+    /// day count directly (days-from-civil inverted), with no time-zone lock or formatter.
+    mutating func timestamp(_ time: (seconds: Int, milliseconds: Int)) {
+        let days = time.seconds >= 0 ? time.seconds / 86_400 : (time.seconds - 86_399) / 86_400
+        let secondOfDay = time.seconds - days * 86_400
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        digits(year, 4); bytes.append(UInt8(ascii: "-"))
+        digits(month, 2); bytes.append(UInt8(ascii: "-"))
+        digits(day, 2); bytes.append(UInt8(ascii: "T"))
+        digits(secondOfDay / 3_600, 2); bytes.append(UInt8(ascii: ":"))
+        digits(secondOfDay / 60 % 60, 2); bytes.append(UInt8(ascii: ":"))
+        digits(secondOfDay % 60, 2); bytes.append(UInt8(ascii: "."))
+        digits(time.milliseconds, 3); bytes.append(UInt8(ascii: "Z"))
+    }
+
+    /// `value` in decimal, zero-padded to `width` digits.
+    private mutating func digits(_ value: Int, _ width: Int) {
+        var divisor = 1
+        for _ in 1..<width { divisor *= 10 }
+        var rest = value
+        if rest >= divisor * 10 { bytes.append(contentsOf: String(rest / (divisor * 10)).utf8); rest %= divisor * 10 }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+            rest %= divisor
+            divisor /= 10
         }
     }
 
-    static func appendString(_ text: String, to line: inout String) {
-        line += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            case "\u{0}"..."\u{1F}", "\u{7F}", "\u{2028}", "\u{2029}":
-                let hex = String(scalar.value, radix: 16)
-                line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: line.unicodeScalars.append(scalar)
+    mutating func value(_ value: Logger.Metadata.Value) {
+        switch value {
+        case .string(let text):
+            string(text)
+        case .stringConvertible(let value):
+            switch value {
+            case let number as any BinaryInteger: bytes.append(contentsOf: "\(number)".utf8)
+            case let number as Double where number.isFinite: bytes.append(contentsOf: "\(number)".utf8)
+            case let flag as Bool: flag ? raw("true") : raw("false")
+            default: string(value.description)
             }
+        case .array(let items):
+            raw("[")
+            for (index, item) in items.enumerated() {
+                if index > 0 { raw(",") }
+                self.value(item)
+            }
+            raw("]")
+        case .dictionary(let fields):
+            raw("{")
+            for (index, key) in fields.keys.sorted().enumerated() {
+                if index > 0 { raw(",") }
+                string(key)
+                raw(":")
+                self.value(fields[key]!)
+            }
+            raw("}")
         }
-        line += "\""
+    }
+
+    /// A quoted JSON string. Besides what JSON requires (`"`, `\`, controls), DEL and the line
+    /// and paragraph separators U+2028/U+2029 are escaped, so no log viewer splits a line.
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { utf8 in
+            var runStart = 0
+            var offset = 0
+            while offset < utf8.count {
+                let byte = utf8[offset]
+                let escaped: UInt32?
+                var width = 1
+                switch byte {
+                case 0..<0x20, 0x22, 0x5C, 0x7F:
+                    escaped = UInt32(byte)
+                case 0xE2 where offset + 2 < utf8.count && utf8[offset + 1] == 0x80 && (utf8[offset + 2] == 0xA8 || utf8[offset + 2] == 0xA9):
+                    escaped = utf8[offset + 2] == 0xA8 ? 0x2028 : 0x2029
+                    width = 3
+                default:
+                    escaped = nil
+                }
+                guard let escaped else {
+                    offset += 1
+                    continue
+                }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<offset]))
+                switch escaped {
+                case 0x22: raw("\\\"")
+                case 0x5C: raw("\\\\")
+                case 0x0A: raw("\\n")
+                case 0x0D: raw("\\r")
+                case 0x09: raw("\\t")
+                default:
+                    let hex: StaticString = "0123456789abcdef"
+                    raw("\\u")
+                    for shift in stride(from: 12, through: 0, by: -4) {
+                        bytes.append(hex.utf8Start[Int(escaped >> UInt32(shift) & 0xF)])
+                    }
+                }
+                offset += width
+                runStart = offset
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
+        }
+        bytes.append(UInt8(ascii: "\""))
     }
 }

@@ -27,8 +27,8 @@ public struct EvaluationURLPolicy: Sendable, Equatable {
 
     /// Why this service will not notify `url`, or `nil`. `url` has passed the web-URL check.
     public func refusal(of url: String) -> String? {
-        if let problem = Self.undeliverable(url) { return problem }
         guard let target = Self.target(url) else { return "must be an absolute http(s) URL" }
+        if let problem = Self.undeliverable(target) { return problem }
         let restriction: String?
         if let address = Self.dottedQuad(target.host) {
             restriction = AddressRestriction.reason(for: address).map { "\(target.host) is \($0)" }
@@ -45,6 +45,10 @@ public struct EvaluationURLPolicy: Sendable, Equatable {
     /// allowlist says. `url` has passed the web-URL check.
     public static func undeliverable(_ url: String) -> String? {
         guard let target = target(url) else { return "must be an absolute http(s) URL" }
+        return undeliverable(target)
+    }
+
+    private static func undeliverable(_ target: (host: String, port: Int)) -> String? {
         let host = target.host
         if host.contains(":") {
             return "must name a host or an IPv4 address: IPv6 literals ([\(host)]) cannot be notified; use a host name"
@@ -72,23 +76,41 @@ public struct EvaluationURLPolicy: Sendable, Equatable {
     /// The WHATWG URL rule: a host whose last label is a number (decimal, or hex with `0x`) is
     /// an IPv4 address, in whichever of inet_aton's forms, to browsers and curl alike.
     private static func endsInNumber(_ host: String) -> Bool {
-        guard let last = host.split(separator: ".", omittingEmptySubsequences: false).last, !last.isEmpty else { return false }
-        if last.allSatisfy({ $0.isASCII && $0.isNumber }) { return true }
-        let lower = last.lowercased()
-        return lower.hasPrefix("0x") && lower.dropFirst(2).allSatisfy(\.isHexDigit)
+        let utf8 = host.utf8
+        let last = utf8.lastIndex(of: UInt8(ascii: ".")).map { utf8[utf8.index(after: $0)...] } ?? utf8[...]
+        guard !last.isEmpty else { return false }
+        if last.allSatisfy(isDigit) { return true }
+        guard last.count >= 2, last.first == UInt8(ascii: "0"), last.dropFirst().first.map({ $0 | 0x20 }) == UInt8(ascii: "x") else {
+            return false
+        }
+        return last.dropFirst(2).allSatisfy { isDigit($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0 | 0x20) }
     }
 
     /// The address of a host written as four decimal numbers 0–255 without leading zeros.
+    /// (Over UTF-8 bytes: splitting into `Character`s was most of a request's URL checking.)
     static func dottedQuad(_ host: String) -> [UInt8]? {
-        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
-        guard labels.count == 4 else { return nil }
         var bytes: [UInt8] = []
-        for label in labels {
-            guard (1...3).contains(label.count), label.allSatisfy({ $0.isASCII && $0.isNumber }),
-                label == "0" || !label.hasPrefix("0"), let value = UInt8(label)
-            else { return nil }
-            bytes.append(value)
+        bytes.reserveCapacity(4)
+        var value = 0, digits = 0, leadingZero = false
+        for byte in host.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, bytes.count < 3 else { return nil }
+                bytes.append(UInt8(value))
+                value = 0; digits = 0; leadingZero = false
+                continue
+            }
+            guard isDigit(byte), !leadingZero, digits < 3 else { return nil }
+            leadingZero = digits == 0 && byte == UInt8(ascii: "0")
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            digits += 1
+            guard value <= 255 else { return nil }
         }
+        guard digits > 0, bytes.count == 3 else { return nil }
+        bytes.append(UInt8(value))
         return bytes
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 @testable import Spool
 
@@ -36,6 +39,33 @@ import Testing
                     "http://127.000.000.001/n", "http://1.2.3.4.5/n", "http://256.1.1.1/n"] {
             #expect(open.refusal(of: url) != nil, "\(url) accepted")
             #expect(EvaluationURLPolicy.undeliverable(url) != nil, "\(url) counted as deliverable")
+        }
+    }
+
+    /// `dottedQuad` reads exactly what the C library's `inet_pton(AF_INET)` reads (four decimal
+    /// numbers 0–255, no leading zeros), over random strings of digits, dots and near misses.
+    @Test func dottedQuadAgreesWithInetPton() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("0123456789..........x a".utf8)
+        var samples = ["0.0.0.0", "255.255.255.255", "256.0.0.1", "1.2.3", "1.2.3.4.", ".1.2.3.4", "01.2.3.4", "1..2.3", "1.2.3.04"]
+        for _ in 0..<20_000 {
+            let length = Int.random(in: 1...16, using: &generator)
+            samples.append(String(decoding: (0..<length).map { _ in alphabet.randomElement(using: &generator)! }, as: UTF8.self))
+        }
+        for sample in samples {
+            var address = in_addr()
+            let expected: [UInt8]? = inet_pton(AF_INET, sample, &address) == 1
+                ? withUnsafeBytes(of: address.s_addr) { Array($0) } : nil
+            #expect(EvaluationURLPolicy.dottedQuad(sample) == expected, "\(sample)")
+        }
+    }
+
+    @Test func hostsEndingInANumberAreAddressesInAnyForm() {
+        for host in ["0x7f.1", "0X7F.0x", "1.0x", "10.0.0.0x1F", "2130706433", "a.b.1"] {
+            #expect(EvaluationURLPolicy.undeliverable("http://\(host)/n") != nil, "\(host) is an address that is not dotted-decimal")
+        }
+        for host in ["example.0xg", "a.b.c1", "a.b.1c", "x.0y1", "host-1.example"] {
+            #expect(EvaluationURLPolicy.undeliverable("http://\(host)/n") == nil, "\(host) is a name")
         }
     }
 
