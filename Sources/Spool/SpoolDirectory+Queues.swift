@@ -116,6 +116,16 @@ extension SpoolDirectory {
             throw SpoolError("link", path: target, errno: code)
         }
         unlink(path)
+        // A copy of a task that is already further along: delivered while the task moved back
+        // through incoming/ and was claimed again (see `deliver`). Drop it, as the link above
+        // drops a copy of a task in active/. Checked in the order files move, as `deliver` does.
+        if let id = TaskID(name), Self.laterStates.dropFirst().contains(where: { exists(id, in: $0) }) {
+            unlink(target)
+            close(fd)
+            try Self.syncDirectory("\(root)/\(SpoolState.active.rawValue)")
+            try Self.syncDirectory("\(root)/\(SpoolState.incoming.rawValue)")
+            return nil
+        }
         try Self.syncDirectory("\(root)/\(SpoolState.active.rawValue)")
         try Self.syncDirectory("\(root)/\(SpoolState.incoming.rawValue)")
         return Claim(name: name, descriptor: fd)

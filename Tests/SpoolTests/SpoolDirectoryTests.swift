@@ -62,6 +62,28 @@ import Testing
         }
     }
 
+    /// A copy that reached incoming/ while its task moved back through it and was claimed again
+    /// (delivery checks the later queues only before its link) is dropped when claimed.
+    @Test func aClaimDropsACopyOfATaskAlreadyFurtherAlong() throws {
+        let root = Fixtures.temporaryDirectory()
+        let spool = try SpoolDirectory(root: root)
+        let request = try Fixtures.request()
+        let name = request.id.rawValue
+        for state in [SpoolState.notify, .deferred, .done, .failed] {
+            #expect(try spool.deliver(request) == .accepted)
+            try FileManager.default.copyItem(atPath: spool.path(of: request.id, in: .incoming), toPath: spool.path(of: request.id, in: state))
+            #expect(try spool.claim(name) == nil, "a copy of a task in \(state.rawValue)/ was claimed")
+            #expect(!FileManager.default.fileExists(atPath: spool.path(of: request.id, in: .incoming)))
+            #expect(!FileManager.default.fileExists(atPath: spool.path(of: request.id, in: .active)))
+            #expect(spool.state(of: request.id) == state)
+            try FileManager.default.removeItem(atPath: spool.path(of: request.id, in: state))
+        }
+        // The task alone is claimed as ever.
+        #expect(try spool.deliver(request) == .accepted)
+        #expect(try spool.claim(name) != nil)
+        #expect(spool.state(of: request.id) == .active)
+    }
+
     @Test func aNewNonceIsANewTask() throws {
         let spool = try SpoolDirectory(root: Fixtures.temporaryDirectory())
         #expect(try spool.deliver(Fixtures.request()) == .accepted)
