@@ -11,11 +11,14 @@ public struct TaskID: Sendable, Hashable, Codable, CustomStringConvertible, Comp
             hasher.update(CollectionOfOne(UInt8(ascii: ":")))
             hasher.update(field.utf8)
         }
-        let digest = hasher.finalize().prefix(16)
-        rawValue = digest.map { byte in
-            let hex = Array("0123456789abcdef".utf8)
-            return String(decoding: [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]], as: UTF8.self)
-        }.joined()
+        let hex: StaticString = "0123456789abcdef"
+        var text = [UInt8]()
+        text.reserveCapacity(32)
+        for byte in hasher.finalize().prefix(16) {
+            text.append(hex.utf8Start[Int(byte >> 4)])
+            text.append(hex.utf8Start[Int(byte & 0xF)])
+        }
+        rawValue = String(decoding: text, as: UTF8.self)
     }
 
     /// Accepts only the derived form (so an ID from a command line can name a spool file safely).
