@@ -11,6 +11,8 @@ public import FoundationEssentials
 /// be a regular file, so a symbolic link (or a FIFO, socket, device or directory) is refused, not
 /// read. An adopted drop-in is filed re-encoded from the validated task, so nothing but the
 /// task's own fields reaches `done/`: a `secret` the operator copied in from a request is dropped.
+/// A file written by hand under a task ID's name is claimed as it is, so the Finisher drops its
+/// `secret` before claiming it (`dropSecret(ofIncoming:bytes:)`).
 extension SpoolDirectory {
     /// What `adoptDropIn` did with a file.
     public enum DropInAdoption: Sendable, Equatable {
@@ -117,6 +119,12 @@ extension SpoolDirectory {
         case S_IFSOCK: "a socket"
         default: "not a regular file"
         }
+    }
+
+    /// Rewrites `incoming/NAME` without its `secret`, if it has one: for a file written by hand
+    /// under a task ID's name, which is claimed as it is rather than adopted and re-encoded.
+    public func dropSecret(ofIncoming name: String, bytes: Data) throws(SpoolError) {
+        try dropSecret(from: bytes, at: "\(root)/\(SpoolState.incoming.rawValue)/\(name)")
     }
 
     /// A refused drop-in goes to `failed/` for the operator to fix; if it is a JSON object with

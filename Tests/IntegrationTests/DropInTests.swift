@@ -49,6 +49,10 @@ import TestSupport
             let incoming = "\(stack.spool)/incoming"
             let valid = stack.request(["task": "with-secret", "nonce": "ws", "evaluation_url": "\(evaluator.url)/n"])
             try JSONSerialization.data(withJSONObject: valid).write(to: URL(fileURLWithPath: "\(incoming)/with-secret.json"))
+            // Named like a task ID: claimed as it is, not adopted, and still filed without its secret.
+            let named = stack.request(["task": "named-with-secret", "nonce": "nws", "evaluation_url": "\(evaluator.url)/n"])
+            let namedID = TaskID(email: "student@example.com", task: "named-with-secret", round: 1, nonce: "nws").rawValue
+            try JSONSerialization.data(withJSONObject: named).write(to: URL(fileURLWithPath: "\(incoming)/\(namedID)"))
             let invalid = stack.request(["task": "bad-with-secret", "nonce": "bws", "round": 0])
             try JSONSerialization.data(withJSONObject: invalid).write(to: URL(fileURLWithPath: "\(incoming)/bad-with-secret.json"))
 
@@ -57,7 +61,8 @@ import TestSupport
             let id = TaskID(email: "student@example.com", task: "with-secret", round: 1, nonce: "ws").rawValue
             let done = try Data(contentsOf: URL(fileURLWithPath: "\(stack.spool)/done/\(id)"))
             #expect(try TaskRequest.decodeSpoolFile(done).task == "with-secret")
-            #expect(try Self.notified(evaluator) == ["ws"])
+            #expect(try TaskRequest.decodeSpoolFile(Data(contentsOf: URL(fileURLWithPath: "\(stack.spool)/done/\(namedID)"))).task == "named-with-secret")
+            #expect(try Set(Self.notified(evaluator)) == ["ws", "nws"])
             let rejected = try Data(contentsOf: URL(fileURLWithPath: "\(stack.spool)/failed/bad-with-secret.json"))
             #expect((try JSONSerialization.jsonObject(with: rejected) as? [String: Any])?["nonce"] as? String == "bws")
             for directory in ["incoming", "active", "deferred", "done", "failed", "journal", "tmp"] {

@@ -157,6 +157,8 @@ struct SpoolWorker: Sendable {
                 waiting.insert(name)  // round N waits for round N-1 of the same task
                 continue
             }
+            // Written by hand under its ID rather than by the Handler: no secret goes further.
+            try spool.dropSecret(ofIncoming: name, bytes: data)
             if let claim = try spool.claim(name) { return (claim, request) }
         }
         return nil
