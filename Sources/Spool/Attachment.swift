@@ -21,7 +21,9 @@ extension Attachment {
         if name.isEmpty { return "must not be empty" }
         if name.utf8.count > maximumNameLength { return "must be at most \(maximumNameLength) bytes" }
         if name == "." || name == ".." { return "must be a file name, not \(name)" }
-        if name.contains("..") { return "must not contain \"..\"" }
+        if zip(name.utf8, name.utf8.dropFirst()).contains(where: { $0 == UInt8(ascii: ".") && $1 == UInt8(ascii: ".") }) {
+            return "must not contain \"..\""
+        }
         for scalar in name.unicodeScalars {
             switch scalar {
             case "/", "\\": return "must not contain a path separator"
@@ -32,7 +34,7 @@ extension Attachment {
             }
         }
         if name.first == " " || name.last == " " { return "must not start or end with a space" }
-        if name.lowercased() == ".git" { return "must not be .git" }
+        if name.utf8.count == 4, name.lowercased() == ".git" { return "must not be .git" }
         return nil
     }
 }

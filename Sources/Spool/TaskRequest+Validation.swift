@@ -130,7 +130,7 @@ private struct FieldReader {
         var attachments: [Attachment] = []
         var seen: [String: Int] = [:]
         for (index, item) in items.enumerated() {
-            let field = "attachments[\(index)]"
+            var field: String { "attachments[\(index)]" }  // only for an error
             guard case .object(let object) = item else {
                 throw RequestError(field: field, reason: "must be an object with name and url, not \(item.typeName)")
             }
@@ -146,10 +146,11 @@ private struct FieldReader {
             if let problem = Attachment.problem(withName: name) {
                 throw RequestError(field: "\(field).name", reason: problem)
             }
-            if let first = seen[name.lowercased()] {
+            let folded = name.lowercased()
+            if let first = seen[folded] {
                 throw RequestError(field: "\(field).name", reason: "repeats the name of attachments[\(first)]")
             }
-            seen[name.lowercased()] = index
+            seen[folded] = index
             try Self.checkAttachmentURL(url, field: "\(field).url")
             attachments.append(Attachment(name: name, url: url))
         }
