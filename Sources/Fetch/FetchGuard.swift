@@ -14,9 +14,9 @@ import Glibc
 /// including IPv4 addresses inside IPv6 (mapped, NAT64, 6to4). Metadata host names are refused
 /// by name as well. The operator's `FetchAllowlist` lifts all of this for the hosts it names.
 ///
-/// The fetcher calls this again for every redirect target. What it cannot close: the HTTP stack
-/// resolves the name again when it connects, so a DNS server that answers differently a moment
-/// later (rebinding) could still steer that connection; the window is milliseconds wide.
+/// The fetcher calls this again for every redirect target, and connects to exactly the addresses
+/// `vetAddresses` returns (curl `--resolve`), so a DNS server that answers differently a moment
+/// later (rebinding) cannot steer the connection.
 public struct FetchGuard: Sendable {
     /// Hosts the operator allows whatever they resolve to.
     public var allowlist: FetchAllowlist

@@ -46,32 +46,14 @@ public struct GuardedPost: Sendable {
         let started = Date()
         let vetted = try await policy.vetAddresses(url)
         let remaining = max(1, timeout - Date().timeIntervalSince(started))
-        var arguments = [
-            "-q", "--silent", "--show-error", "--proto", "=http,https", "--max-redirs", "0",
-            "--max-time", String(format: "%.1f", remaining), "--connect-timeout", String(format: "%.1f", remaining),
-            "--request", "POST", "--data-binary", "@-", "--dump-header", "-", "--output", "-",
-            "--header", "User-Agent: \(userAgent)", "--header", "Expect:",
+        var arguments = CurlRun.commonArguments(timeout: remaining, userAgent: userAgent) + [
+            "--request", "POST", "--data-binary", "@-", "--header", "Expect:",
         ]
         for (name, value) in headers.sorted(by: { $0.key < $1.key }) { arguments += ["--header", "\(name): \(value)"] }
-        // A host that is itself an address needs no pinning (and has no name to pin).
-        if !vetted.addresses.isEmpty && vetted.addresses != [vetted.host] && !vetted.host.contains(":") {
-            let pinned = vetted.addresses.map { $0.contains(":") ? "[\($0)]" : $0 }.joined(separator: ",")
-            arguments += ["--resolve", "\(vetted.host):\(vetted.port):\(pinned)"]
-        }
-        arguments += ["--url", url.absoluteString]
+        arguments += CurlRun.pinning(vetted) + ["--url", url.absoluteString]
         let outcome = await CurlRun.run(curl, arguments, input: body, limit: maximumBytes, timeout: remaining + 2)
-        let shown = FetchGuard.shown(url)
-        if let head = outcome.head {
-            return Answer(status: head.status, headers: head.headers, body: outcome.body, truncated: outcome.truncated)
-        }
-        switch outcome.exitStatus {
-        case 28: throw .timedOut(url: shown, seconds: Int(timeout.rounded()))
-        case 6: throw .unresolvable(host: vetted.host, reason: "curl: \(outcome.errors.suffix(200))")
-        case 7: throw .network(url: shown, reason: "the connection was refused")
-        default:
-            let said = outcome.errors.trimmingCharacters(in: .whitespacesAndNewlines)
-            throw .network(url: shown, reason: said.isEmpty ? "the connection closed without a response" : String(said.suffix(300)))
-        }
+        guard let head = outcome.head else { throw outcome.failure(url: url, host: vetted.host, timeout: timeout) }
+        return Answer(status: head.status, headers: head.headers, body: outcome.body, truncated: outcome.truncated)
     }
 }
 
@@ -90,13 +72,39 @@ enum CurlRun {
         var errors = ""
     }
 
-    static func run(_ executable: String, _ arguments: [String], input: Data, limit: Int, timeout: TimeInterval) async -> Outcome {
+    /// What every exchange passes: no `.curlrc`, http(s) only, no redirect followed (each hop is
+    /// vetted by the caller), the time limits, our User-Agent, the head on stdout before the body.
+    static func commonArguments(timeout: TimeInterval, userAgent: String) -> [String] {
+        [
+            "-q", "--silent", "--show-error", "--proto", "=http,https", "--max-redirs", "0",
+            "--max-time", String(format: "%.1f", timeout), "--connect-timeout", String(format: "%.1f", timeout),
+            "--dump-header", "-", "--output", "-", "--header", "User-Agent: \(userAgent)",
+        ]
+    }
+
+    /// Connects to exactly the addresses the guard checked (`--resolve`), so a DNS answer that
+    /// changes between the check and the connection is never used. A host that is itself an
+    /// address, or one the operator allowlisted (no addresses checked), needs no pinning.
+    static func pinning(_ vetted: (host: String, port: Int, addresses: [String])) -> [String] {
+        guard !vetted.addresses.isEmpty, vetted.addresses != [vetted.host], !vetted.host.contains(":") else { return [] }
+        let pinned = vetted.addresses.map { $0.contains(":") ? "[\($0)]" : $0 }.joined(separator: ",")
+        return ["--resolve", "\(vetted.host):\(vetted.port):\(pinned)"]
+    }
+
+    /// With `refusingDeclaredOversize`, an answer whose `Content-Length` is over `limit` is cut off
+    /// as soon as its head is read, with no body (`truncated`): for callers that want whole bodies.
+    static func run(_ executable: String, _ arguments: [String], input: Data, limit: Int, timeout: TimeInterval,
+                    refusingDeclaredOversize: Bool = false) async -> Outcome {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async { continuation.resume(returning: runNow(executable, arguments, input: input, limit: limit, timeout: timeout)) }
+            DispatchQueue.global().async {
+                continuation.resume(returning: runNow(
+                    executable, arguments, input: input, limit: limit, timeout: timeout, refusingDeclaredOversize: refusingDeclaredOversize))
+            }
         }
     }
 
-    private static func runNow(_ executable: String, _ arguments: [String], input: Data, limit: Int, timeout: TimeInterval) -> Outcome {
+    private static func runNow(_ executable: String, _ arguments: [String], input: Data, limit: Int, timeout: TimeInterval,
+                               refusingDeclaredOversize: Bool) -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -138,6 +146,11 @@ enum CurlRun {
             if bodyStart == nil, let (head, end) = finalHead(in: buffer) {
                 outcome.head = head
                 bodyStart = end
+                if refusingDeclaredOversize, let declared = head.headers["content-length"].flatMap(Int.init), declared > limit {
+                    outcome.truncated = true
+                    buffer.removeSubrange(end...)
+                    break
+                }
             }
             if let start = bodyStart, buffer.count - start > limit {
                 outcome.truncated = true
@@ -178,5 +191,22 @@ enum CurlRun {
             return (Head(status: status, headers: headers), end.upperBound - data.startIndex)
         }
         return nil
+    }
+}
+
+extension CurlRun.Outcome {
+    /// Why no answer came, as the model or the operator reads it (curl's exit status).
+    func failure(url: URL, host: String, timeout: TimeInterval) -> FetchError {
+        let shown = FetchGuard.shown(url)
+        switch exitStatus {
+        case 28: return .timedOut(url: shown, seconds: Int(timeout.rounded()))
+        case 6: return .unresolvable(host: host, reason: "curl: \(errors.suffix(200))")
+        case 7: return .network(url: shown, reason: "the connection was refused")
+        case 35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91:
+            return .network(url: shown, reason: "the TLS connection failed (certificate or protocol)")
+        default:
+            let said = errors.trimmingCharacters(in: .whitespacesAndNewlines)
+            return .network(url: shown, reason: said.isEmpty ? "the connection closed without a response" : String(said.suffix(300)))
+        }
     }
 }

@@ -1,11 +1,14 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
-/// `fetch_url`'s HTTP side: a GET with a descriptive User-Agent and none of our credentials,
-/// size and time limits, and redirects followed by hand (at most `maximumRedirects`), every
-/// URL on the way vetted by the `FetchGuard` before anything connects to it.
+/// `fetch_url`'s HTTP side (and http(s) attachments'): a GET with a descriptive User-Agent and
+/// none of our credentials, size and time limits, and redirects followed by hand (at most
+/// `maximumRedirects`), every URL on the way vetted by the `FetchGuard` before anything connects
+/// to it, and each connection made to exactly the addresses it vetted.
+///
+/// The transfer is curl's command-line tool, as for `GuardedPost` and for the same reasons:
+/// URLSession resolves a name again when it connects (a window in which a DNS answer can change
+/// to a private address) and on Linux reads ahead of its delegate without bound; curl is pinned
+/// with `--resolve` and stops when we stop reading.
 public struct URLFetcher: Sendable {
     /// Which hosts may be reached.
     public var policy: FetchGuard
@@ -20,6 +23,8 @@ public struct URLFetcher: Sendable {
     /// Whether a body that declares more than `maximumBytes` is refused outright (nothing read)
     /// rather than read up to the limit: for callers that store whole bodies only.
     public var wholeBodiesOnly = false
+    /// The curl executable: `LLM_DEPLOY_CURL`, or /usr/bin/curl.
+    public var curl = ProcessInfo.processInfo.environment["LLM_DEPLOY_CURL"] ?? "/usr/bin/curl"
 
     public init(policy: FetchGuard) {
         self.policy = policy
@@ -60,37 +65,29 @@ public struct URLFetcher: Sendable {
         let deadline = Date().addingTimeInterval(min(timeout, limit ?? timeout))
         var redirects: [String] = []
         while true {
-            try await policy.vet(url)
+            let vetted = try await policy.vetAddresses(url)
             let remaining = deadline.timeIntervalSinceNow
             guard remaining > 0.1 else { throw .timedOut(url: FetchGuard.shown(url), seconds: Int(timeout.rounded())) }
-            var request = URLRequest(url: url, timeoutInterval: remaining)
-            request.httpMethod = "GET"
-            request.httpShouldHandleCookies = false
-            request.setValue(userAgent, forHTTPHeaderField: "User-Agent")
-            request.setValue("application/json, text/*;q=0.9, */*;q=0.5", forHTTPHeaderField: "Accept")
-            switch await FetchTransfer.run(request, limit: maximumBytes, timeout: remaining, refusesDeclaredOversize: wholeBodiesOnly) {
-            case .timedOut:
-                throw .timedOut(url: FetchGuard.shown(url), seconds: Int(timeout.rounded()))
-            case .failed(let reason):
-                throw .network(url: FetchGuard.shown(url), reason: reason)
-            case .response(let response, let body, let truncated):
-                let location = response.value(forHTTPHeaderField: "Location")
-                if [301, 302, 303, 307, 308].contains(response.statusCode), let location {
-                    guard redirects.count < maximumRedirects else {
-                        throw .tooManyRedirects(url: FetchGuard.shown(url), limit: maximumRedirects)
-                    }
-                    guard let next = URL(string: location, relativeTo: url)?.absoluteURL else {
-                        throw .network(url: FetchGuard.shown(url), reason: "it redirected to an unreadable Location \(String(location.prefix(100)).debugDescription)")
-                    }
-                    redirects.append(FetchGuard.shown(next))
-                    url = next
-                    continue
+            let arguments = CurlRun.commonArguments(timeout: remaining, userAgent: userAgent) + [
+                "--compressed", "--header", "Accept: application/json, text/*;q=0.9, */*;q=0.5",
+            ] + CurlRun.pinning(vetted) + ["--url", url.absoluteString]
+            let outcome = await CurlRun.run(
+                curl, arguments, input: Data(), limit: maximumBytes, timeout: remaining + 2, refusingDeclaredOversize: wholeBodiesOnly)
+            guard let head = outcome.head else { throw outcome.failure(url: url, host: vetted.host, timeout: timeout) }
+            if [301, 302, 303, 307, 308].contains(head.status), let location = head.headers["location"] {
+                guard redirects.count < maximumRedirects else {
+                    throw .tooManyRedirects(url: FetchGuard.shown(url), limit: maximumRedirects)
                 }
-                return Page(
-                    url: FetchGuard.shown(url), status: response.statusCode,
-                    contentType: response.value(forHTTPHeaderField: "Content-Type"), body: body, truncated: truncated,
-                    declaredLength: response.expectedContentLength >= 0 ? response.expectedContentLength : nil, redirects: redirects)
+                guard let next = URL(string: location, relativeTo: url)?.absoluteURL else {
+                    throw .network(url: FetchGuard.shown(url), reason: "it redirected to an unreadable Location \(String(location.prefix(100)).debugDescription)")
+                }
+                redirects.append(FetchGuard.shown(next))
+                url = next
+                continue
             }
+            return Page(
+                url: FetchGuard.shown(url), status: head.status, contentType: head.headers["content-type"], body: outcome.body,
+                truncated: outcome.truncated, declaredLength: head.headers["content-length"].flatMap(Int64.init), redirects: redirects)
         }
     }
 }

@@ -124,6 +124,28 @@ struct ToolLoopFetchTests {
         #expect(Date().timeIntervalSince(started) < 10)
     }
 
+    /// The connection goes to the addresses the guard vetted, not to whatever the name resolves
+    /// to by then: a name that resolves nowhere still reaches the loopback server it is pinned to.
+    @Test func connectionsGoToTheVettedAddressesOnly() async throws {
+        #expect(CurlRun.pinning(("example.com", 443, ["93.184.216.34", "2606:2800:220:1::1"]))
+            == ["--resolve", "example.com:443:93.184.216.34,[2606:2800:220:1::1]"])
+        #expect(CurlRun.pinning(("allowed.example", 80, [])) == [], "an allowlisted host has no vetted addresses")
+        #expect(CurlRun.pinning(("192.0.2.7", 80, ["192.0.2.7"])) == [], "an address needs no pin")
+
+        let fixture = try FixtureServer(files: ["data.json": #"{"pinned": true}"#])
+        defer { fixture.stop() }
+        let host = "pinned-\(UUID().uuidString.prefix(8).lowercased()).invalid"  // RFC 6761: never resolves
+        let arguments = CurlRun.commonArguments(timeout: 10, userAgent: "test")
+            + CurlRun.pinning((host, fixture.port, ["127.0.0.1"])) + ["--url", "http://\(host):\(fixture.port)/data.json"]
+        let pinned = await CurlRun.run("/usr/bin/curl", arguments, input: Data(), limit: 1 << 20, timeout: 12)
+        #expect(pinned.head?.status == 200 && String(decoding: pinned.body, as: UTF8.self) == #"{"pinned": true}"#, "\(pinned.errors)")
+        let unpinned = await CurlRun.run(
+            "/usr/bin/curl", CurlRun.commonArguments(timeout: 10, userAgent: "test") + ["--url", "http://\(host):\(fixture.port)/data.json"],
+            input: Data(), limit: 1 << 20, timeout: 12)
+        #expect(unpinned.head == nil && unpinned.failure(url: URL(string: "http://\(host)/")!, host: host, timeout: 10)
+            == .unresolvable(host: host, reason: "curl: \(unpinned.errors.suffix(200))"))
+    }
+
     @Test func aLongBodyIsTruncatedWithItsLengthStated() async throws {
         let rows = "[" + (1...500).map { "{\"n\": \($0)}" }.joined(separator: ",") + "]"
         let fixture = try FixtureServer(files: ["rows.json": rows])
