@@ -43,7 +43,7 @@ struct HandlerCommand: ParsableCommand {
 
     func run() throws {
         let environment = ServiceEnvironment(ProcessEnvironment.current)
-        JSONLogHandler.bootstrap(level: environment["LLM_DEPLOY_LOG_LEVEL"])
+        JSONLogHandler.bootstrap(level: environment["LLM_DEPLOY_LOG_LEVEL"], batched: true)
         let logger = Logger(label: "handler")
         do {
             let configuration = try HandlerConfiguration(environment: environment)

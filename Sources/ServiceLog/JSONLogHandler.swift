@@ -8,25 +8,30 @@ public import Logging
 /// A swift-log backend that writes one JSON object per line to standard error, where
 /// journald (or `scripts/up`'s log file) collects it.
 ///
-/// Each line is one `write(2)`, so lines from concurrent threads and processes sharing the
-/// descriptor never interleave. Callers must not put secrets or request bodies in messages or
-/// metadata; nothing here can tell them apart.
+/// Each line is one `write(2)` (or part of one, batched), so lines from concurrent threads and
+/// processes sharing the descriptor never interleave. Callers must not put secrets or request
+/// bodies in messages or metadata; nothing here can tell them apart.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
     private let label: String
     private let descriptor: Int32
+    private let batcher: LogBatcher?
 
-    public init(label: String, descriptor: Int32 = 2) {
+    /// With a `batcher`, lines below `warning` are written in batches (see `LogBatcher`).
+    public init(label: String, descriptor: Int32 = 2, batcher: LogBatcher? = nil) {
         self.label = label
         self.descriptor = descriptor
+        self.batcher = batcher
     }
 
     /// Makes this backend the process-wide one, at `LLM_DEPLOY_LOG_LEVEL` (default `info`).
-    public static func bootstrap(level: String? = nil) {
+    /// `batched`: for a process that logs every request (the Handler).
+    public static func bootstrap(level: String? = nil, batched: Bool = false) {
         let chosen = level.flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let batcher = batched ? LogBatcher(descriptor: 2) : nil
         LoggingSystem.bootstrap { label in
-            var handler = JSONLogHandler(label: label)
+            var handler = JSONLogHandler(label: label, batcher: batcher)
             handler.logLevel = chosen
             return handler
         }
@@ -56,8 +61,12 @@ public struct JSONLogHandler: LogHandler {
             line.value(merged[key]!)
         }
         line.raw("}\n")
-        line.bytes.withUnsafeBytes { buffer in
-            _ = write(descriptor, buffer.baseAddress, buffer.count)
+        if let batcher {
+            batcher.append(line.bytes, now: event.level >= .warning)
+        } else {
+            line.bytes.withUnsafeBytes { buffer in
+                _ = write(descriptor, buffer.baseAddress, buffer.count)
+            }
         }
     }
 
