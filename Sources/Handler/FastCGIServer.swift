@@ -65,7 +65,16 @@ final class FastCGIServer: Sendable {
             // libfcgi otherwise half-closes and waits for the web server to close first, so that
             // unread input cannot reset the connection before the answer is read: one more sleep
             // and wake-up per request. With the input read to its end there is none to fear.
-            if incoming.readToEnd { FCGX_Detach(request) }
+            // Without (a body over the limit, or refused as busy), the connection cannot be kept
+            // for the next request either: its unread input would be read as that request. So it
+            // is closed that careful way, which drains the input and lets nginx read the answer.
+            // (`detached` outlives a request on a kept connection: an earlier one may have set it.)
+            if incoming.readToEnd {
+                FCGX_Detach(request)
+            } else {
+                request.pointee.keepConnection = 0
+                request.pointee.detached = 0
+            }
             FCGX_Finish_r(request)
             var metadata: Logger.Metadata = [
                 "method": .string(incoming.method), "path": .string(incoming.path),

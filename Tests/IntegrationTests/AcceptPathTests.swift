@@ -88,6 +88,25 @@ import TestSupport
         }
     }
 
+    /// A body the Handler answers without reading (over its limit) leaves input on the FastCGI
+    /// connection, which nginx otherwise keeps open for the next request: that connection must be
+    /// drained and closed, so each such body still gets its 413 and later requests are unharmed.
+    @Test func aBodyLeftUnreadSpoilsNeitherItsAnswerNorTheNextRequest() throws {
+        try withStack(environment: ["LLM_DEPLOY_MAX_BODY": "1m"]) { stack in
+            for round in 0..<6 {
+                let over = try HTTPClient.send(
+                    port: stack.port, path: "/request", headers: ["Content-Type": "application/json"],
+                    body: Data(repeating: 0x20, count: (2 + round) << 20))
+                #expect(over.status == 413, "round \(round): \(over.text)")
+                #expect(over.json?["field"] as? String == "body", "round \(round): \(over.text)")
+                let valid = try HTTPClient.postJSON(port: stack.port, stack.request(["nonce": "after-\(round)"]))
+                #expect(valid.status == 200, "round \(round): \(valid.text)")
+            }
+            #expect(stack.spooledFiles().count == 6)
+            #expect(stack.handler!.process.isRunning)
+        }
+    }
+
     /// An `evaluation_url` the notification client can never reach is refused at the door, as is
     /// a loopback or private address unless `LLM_DEPLOY_NOTIFY_ALLOW` names it.
     @Test func evaluationURLsThatCannotOrMayNotBeNotifiedAreRefused() throws {
