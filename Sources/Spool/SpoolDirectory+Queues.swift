@@ -119,16 +119,12 @@ extension SpoolDirectory {
         // A copy of a task that is already further along: delivered while the task moved back
         // through incoming/ and was claimed again (see `deliver`). Drop it, as the link above
         // drops a copy of a task in active/. Checked in the order files move, as `deliver` does.
-        if let id = TaskID(name), Self.laterStates.dropFirst().contains(where: { exists(id, in: $0) }) {
-            unlink(target)
-            close(fd)
-            try Self.syncDirectory("\(root)/\(SpoolState.active.rawValue)")
-            try Self.syncDirectory("\(root)/\(SpoolState.incoming.rawValue)")
-            return nil
-        }
+        let furtherAlong = TaskID(name).map { id in Self.laterStates.dropFirst().contains { exists(id, in: $0) } } ?? false
+        if furtherAlong { unlink(target) }
+        let claim = Claim(name: name, descriptor: fd)  // closes the descriptor when released
         try Self.syncDirectory("\(root)/\(SpoolState.active.rawValue)")
         try Self.syncDirectory("\(root)/\(SpoolState.incoming.rawValue)")
-        return Claim(name: name, descriptor: fd)
+        return furtherAlong ? nil : claim
     }
 
     /// Whether a live process holds the lock on `active/NAME`.

@@ -91,11 +91,14 @@ extension Array where Element == UInt8 {
 /// The Handler's batched log: lines below `warning` wait at most the interval; a warning goes out
 /// at once with everything before it, in order.
 @Suite struct LogBatcherTests {
-    static func pipe() -> (read: Int32, write: Int32) {
+    /// Runs `body` with a pipe whose read end does not block. The batcher's thread outlives the
+    /// test, so each test leaves nothing queued that it could write later into a reused descriptor.
+    static func withPipe(_ body: (_ readEnd: Int32, _ writeEnd: Int32) throws -> Void) rethrows {
         var ends: [Int32] = [0, 0]
         #expect(Foundation.pipe(&ends) == 0)
         _ = fcntl(ends[0], F_SETFL, O_NONBLOCK)
-        return (ends[0], ends[1])
+        defer { close(ends[0]); close(ends[1]) }
+        try body(ends[0], ends[1])
     }
 
     static func readAvailable(_ descriptor: Int32) -> String {
@@ -104,36 +107,39 @@ extension Array where Element == UInt8 {
         return count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
     }
 
-    @Test func infoLinesWaitForTheIntervalThenLeaveTogether() throws {
-        let (readEnd, writeEnd) = Self.pipe()
-        defer { close(readEnd); close(writeEnd) }
-        let batcher = LogBatcher(descriptor: writeEnd, intervalMilliseconds: 300)
-        batcher.append(Array("one\n".utf8), now: false)
-        batcher.append(Array("two\n".utf8), now: false)
-        #expect(Self.readAvailable(readEnd) == "", "a line below warning was written at once")
-        var text = ""
-        let deadline = Date().addingTimeInterval(5)
-        while text != "one\ntwo\n" && Date() < deadline {
-            usleep(20_000)
-            text += Self.readAvailable(readEnd)
+    @Test func infoLinesWaitForTheIntervalThenLeaveTogether() {
+        Self.withPipe { readEnd, writeEnd in
+            let batcher = LogBatcher(descriptor: writeEnd, intervalMilliseconds: 300)
+            batcher.append(Array("one\n".utf8), now: false)
+            batcher.append(Array("two\n".utf8), now: false)
+            #expect(Self.readAvailable(readEnd) == "", "a line below warning was written at once")
+            var text = ""
+            let deadline = Date().addingTimeInterval(5)
+            while text != "one\ntwo\n" && Date() < deadline {
+                usleep(20_000)
+                text += Self.readAvailable(readEnd)
+            }
+            #expect(text == "one\ntwo\n")
         }
-        #expect(text == "one\ntwo\n")
     }
 
-    @Test func aWarningIsWrittenAtOnceAfterWhatCameBefore() throws {
-        let (readEnd, writeEnd) = Self.pipe()
-        defer { close(readEnd); close(writeEnd) }
-        let batcher = LogBatcher(descriptor: writeEnd, intervalMilliseconds: 60_000)
-        batcher.append(Array("info\n".utf8), now: false)
-        batcher.append(Array("warning\n".utf8), now: true)
-        #expect(Self.readAvailable(readEnd) == "info\nwarning\n")
+    @Test func aWarningIsWrittenAtOnceAfterWhatCameBefore() {
+        Self.withPipe { readEnd, writeEnd in
+            let batcher = LogBatcher(descriptor: writeEnd, intervalMilliseconds: 60_000)
+            batcher.append(Array("info\n".utf8), now: false)
+            batcher.append(Array("warning\n".utf8), now: true)
+            #expect(Self.readAvailable(readEnd) == "info\nwarning\n")
+        }
     }
 
-    @Test func aFullBufferIsWrittenWithoutWaiting() throws {
-        let (readEnd, writeEnd) = Self.pipe()
-        defer { close(readEnd); close(writeEnd) }
-        let batcher = LogBatcher(descriptor: writeEnd, intervalMilliseconds: 60_000, limit: 32)
-        for index in 0..<4 { batcher.append(Array("line \(index) of the batch\n".utf8), now: false) }
-        #expect(Self.readAvailable(readEnd).hasPrefix("line 0 of the batch\nline 1 of the batch\n"))
+    @Test func aFullBufferIsWrittenWithoutWaiting() {
+        Self.withPipe { readEnd, writeEnd in
+            let batcher = LogBatcher(descriptor: writeEnd, intervalMilliseconds: 60_000, limit: 32)
+            // 20 bytes a line: every second line fills the 32-byte buffer, which goes out at once.
+            for index in 0..<4 { batcher.append(Array("line \(index) of the batch\n".utf8), now: false) }
+            #expect(Self.readAvailable(readEnd) == (0..<4).map { "line \($0) of the batch\n" }.joined())
+            batcher.append(Array("last\n".utf8), now: true)  // leaves nothing queued before the pipe closes
+            #expect(Self.readAvailable(readEnd) == "last\n")
+        }
     }
 }
