@@ -8,7 +8,8 @@ struct RunDirectory: Sendable {
     let path: String
 
     static func create(under root: String) throws(SiteCheckError) -> RunDirectory {
-        let path = "\(root)/run-\(UUID().uuidString.prefix(12).lowercased())"
+        let run = RunDirectory(path: "\(root)/run-\(UUID().uuidString.prefix(12).lowercased())")
+        let path = run.path
         do {
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
@@ -20,7 +21,23 @@ struct RunDirectory: Sendable {
         } catch {
             throw .workspace("\(path): \(error)")
         }
-        return RunDirectory(path: path)
+        // Never an existing one (EEXIST): in a shared /tmp it could be anybody's.
+        guard mkdir(run.browserTemporary, 0o700) == 0 else {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(atPath: path)
+            throw .workspace("\(run.browserTemporary): \(reason)")
+        }
+        return run
+    }
+
+    /// Chromium's temporary directory. Chromium puts its singleton's Unix socket there
+    /// (`.org.chromium.Chromium.XXXXXX/SingletonSocket`, 46 more bytes), and a socket's path may
+    /// not exceed 107 bytes: under a state directory longer than about 40 bytes the run's own
+    /// `tmp/` is too deep, and Chromium exits at start ("Chrome instance exited"). So it is a
+    /// short directory in /tmp named after the run, removed with it. (Under systemd the
+    /// Finisher's /tmp is private and goes when the service stops, so a crash leaks nothing.)
+    var browserTemporary: String {
+        "/tmp/llm-deploy-\(path.split(separator: "/").last ?? "run")"
     }
 
     /// Notes a process group before anything else can go wrong, so a crash still finds it.
@@ -33,15 +50,16 @@ struct RunDirectory: Sendable {
     }
 
     func remove() {
+        try? FileManager.default.removeItem(atPath: browserTemporary)
         try? FileManager.default.removeItem(atPath: path)
     }
 
     /// The environment for chromedriver, Chromium and nginx: nothing of the Finisher's (its
-    /// credentials stay out), a home and temporary directory inside the run directory.
+    /// credentials stay out), a home inside the run directory, the run's own temporary directory.
     var childEnvironment: [String: String] {
         [
             "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
-            "HOME": path, "TMPDIR": "\(path)/tmp",
+            "HOME": path, "TMPDIR": browserTemporary,
             "XDG_CONFIG_HOME": "\(path)/tmp", "XDG_CACHE_HOME": "\(path)/tmp",
             "LANG": "C.UTF-8",
         ]

@@ -2,6 +2,7 @@ import Foundation
 @testable import SiteCheck
 import Spool
 import Testing
+import TestSupport
 
 /// The brief's checks in Debian's real headless Chromium, driven by the real chromedriver,
 /// against the tree served by real nginx. One browser per test (serialized: the machine has
@@ -27,6 +28,27 @@ import Testing
         #expect(report.browserVersion?.isEmpty == false)
         if geteuid() == 0 { #expect(report.notes.contains { $0.contains("--no-sandbox") }) }
         #expect(leftovers.isEmpty, "processes left: \(leftovers)")
+    }
+
+    /// A state directory deeper than about 40 bytes (an operator's `LLM_DEPLOY_HOME`) once put
+    /// Chromium's singleton socket past the 107-byte limit of a Unix socket path, and Chromium
+    /// exited at start. Its temporary directory is short whatever the root, and goes with the run.
+    @Test func aDeepWorkRootStillStartsTheBrowserAndLeavesNothing() async throws {
+        let deep = "\(Paths.temporaryRoot)/llm-deploy-deep-\(UUID().uuidString)/var/lib/a-rather-long-state-directory/data/check"
+        defer { try? FileManager.default.removeItem(atPath: String(deep.prefix(Paths.temporaryRoot.count + 52))) }
+        var settings = SiteFixtures.settings()
+        settings.workRoot = deep
+        let session = try await CheckSession.start(settings)
+        let temporary = RunDirectory(path: session.runDirectory).browserTemporary
+        #expect(temporary.utf8.count + ".org.chromium.Chromium.XXXXXX/SingletonSocket".utf8.count + 1 <= 107)
+        #expect(FileManager.default.fileExists(atPath: temporary))
+        let tree = try SiteFixtures.tree(SiteFixtures.salesPage)
+        defer { try? FileManager.default.removeItem(atPath: tree) }
+        let report = await session.run(checks: ["js: document.title === 'Sales Summary x'"], tree: tree, repository: "sales-summary-1a2b3")
+        await session.close()
+        #expect(report.results.map(\.status) == [.passed], "\(report.results) \(report.evidence)")
+        #expect(!FileManager.default.fileExists(atPath: temporary))
+        #expect(!FileManager.default.fileExists(atPath: session.runDirectory))
     }
 
     @Test func missingFilesAndDirectoriesAre404WithoutAListing() async throws {
