@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "SpoolTests", dependencies: ["Spool"]),
         .testTarget(name: "HandlerTests", dependencies: ["Handler", "Spool", "ServiceLog"]),
         .testTarget(name: "FinisherTests", dependencies: ["Finisher", "Spool", "Fetch", "Spreadsheet", "TestSupport"]),
-        .testTarget(name: "SiteCheckTests", dependencies: ["SiteCheck", "Spool"]),
+        .testTarget(name: "SiteCheckTests", dependencies: ["SiteCheck", "Spool", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Spool", "TestSupport"]),
     ]
 )

@@ -1,12 +1,13 @@
 import Foundation
 @testable import SiteCheck
 import Spool
+import TestSupport
 
 /// Built trees written to a temporary directory, and settings for a real Chromium run with
 /// short bounds (the machine is shared; the bounds are what is tested, not the speed).
 enum SiteFixtures {
     static func tree(_ files: [String: String]) throws -> String {
-        let root = "/tmp/llm-deploy-sitecheck-\(UUID().uuidString.prefix(8))"
+        let root = "\(Paths.temporaryRoot)/llm-deploy-sitecheck-\(UUID().uuidString.prefix(8))"
         for (path, text) in files {
             let url = URL(fileURLWithPath: "\(root)/\(path)")
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -17,7 +18,7 @@ enum SiteFixtures {
     }
 
     static func settings() -> CheckSettings {
-        var settings = CheckSettings.located(workRoot: "/tmp/llm-deploy-sitecheck-runs")
+        var settings = CheckSettings.located(workRoot: "\(Paths.temporaryRoot)/llm-deploy-sitecheck-runs")
         settings.startupTimeout = 40
         settings.pageLoadTimeout = 4
         settings.networkIdleTimeout = 2

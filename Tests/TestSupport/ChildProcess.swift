@@ -86,8 +86,15 @@ public enum Paths {
         return directories.map { "\($0)/\(name)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
+    /// `TMPDIR` (scripts/test points it at one directory per run, removed when the run passes),
+    /// or /tmp. Kept short: the stacks' Unix socket paths live under it (at most 107 bytes).
+    public static let temporaryRoot: String = {
+        let configured = ProcessInfo.processInfo.environment["TMPDIR"] ?? ""
+        return configured.isEmpty ? "/tmp" : String(configured.reversed().drop { $0 == "/" }.reversed())
+    }()
+
     public static func temporaryDirectory(_ label: String) -> String {
-        let path = "/tmp/llm-deploy-\(label)-\(UUID().uuidString.prefix(8))"
+        let path = "\(temporaryRoot)/llm-deploy-\(label)-\(UUID().uuidString.prefix(8))"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
