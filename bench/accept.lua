@@ -9,13 +9,28 @@ local threads = {}
 
 -- BENCH_PACE_MS=50: each connection waits that long before each request (wrk's delay() hook),
 -- so 50 connections offer about 1,000 req/s whatever the server's speed.
+-- BENCH_JITTER=1: each pause is drawn uniformly from 0 to twice that instead (the same mean, so
+-- the same offered load). With a fixed pause, connections answered in the same millisecond send
+-- again in the same millisecond (wrk's timers count whole milliseconds): once a group commit has
+-- answered them together they stay together, and the load arrives in bursts. Random pauses
+-- dissolve the bursts, as independent senders would.
 local pace = tonumber(os.getenv("BENCH_PACE_MS") or "")
-if pace then
+local jitter = os.getenv("BENCH_JITTER") == "1"
+if pace and jitter then
+  function delay()
+    if not seeded then  -- per thread: its own sequence (prefix and id are set by then)
+      math.randomseed(tonumber(prefix:sub(1, 8), 16) + id)
+      seeded = true
+    end
+    return math.floor(2 * pace * math.random() + 0.5)
+  end
+elseif pace then
   function delay() return pace end
 end
 
 -- setup/done run in their own Lua state; each wrk thread has another. Hand every thread its id
--- and a prefix read from /dev/urandom (LuaJIT's math.random is not seeded, so don't use it).
+-- and a prefix read from /dev/urandom (LuaJIT's math.random starts from the same seed in every
+-- run; the jittered pauses seed it from this prefix).
 function setup(thread)
   if not prefix then
     local f = assert(io.open("/dev/urandom", "rb"))
