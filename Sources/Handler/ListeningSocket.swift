@@ -15,6 +15,10 @@ enum ListeningSocket {
     static func open(address: String?, mode: mode_t, backlog: Int32) throws(Failure) -> Int32 {
         guard let address else { return try inherited() }
         let isUnix = address.hasPrefix("/") || address.hasPrefix(".") || !address.contains(":")
+        // libfcgi would print a line and exit(1000) (status 232) on a longer one.
+        if isUnix, address.utf8.count > maximumPathLength {
+            throw Failure(description: "cannot listen on \(address): a Unix socket's path may have at most \(maximumPathLength) bytes, this one has \(address.utf8.count); choose a shorter --socket (or LLM_DEPLOY_HOME)")
+        }
         let previousMask = isUnix ? umask(0o777 & ~mode) : 0
         let fd = FCGX_OpenSocket(address, backlog)
         if isUnix { umask(previousMask) }
@@ -25,6 +29,9 @@ enum ListeningSocket {
         if isUnix { chmod(address, mode) }
         return fd
     }
+
+    /// `sun_path` holds 108 bytes, the terminating NUL included.
+    static let maximumPathLength = MemoryLayout.size(ofValue: sockaddr_un().sun_path) - 1
 
     private static func inherited() throws(Failure) -> Int32 {
         let environment = ProcessEnvironment.current

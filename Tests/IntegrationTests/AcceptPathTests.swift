@@ -197,7 +197,7 @@ import TestSupport
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
             withUnsafeMutableBytes(of: &address.sun_path) { raw in
-                _ = stack.socketPath.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
+                stack.socketPath.utf8CString.withUnsafeBytes { raw.copyMemory(from: $0) }
             }
             let bound = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
@@ -250,6 +250,21 @@ import TestSupport
         #expect(handler.waitForExit(timeout: 10) == 78)
         #expect(handler.log.contains("LLM_DEPLOY_SECRET is not set"))
         #expect(!FileManager.default.fileExists(atPath: "\(home)/handler.sock"))
+    }
+
+    /// A socket path longer than a Unix socket's 107 bytes (a long LLM_DEPLOY_HOME) is refused
+    /// with the reason, as configuration (78), rather than by libfcgi's exit status 232.
+    @Test func theHandlerRefusesASocketPathTooLongToBind() throws {
+        let home = Paths.temporaryDirectory("longsocket")
+        let directory = "\(home)/\(String(repeating: "d", count: 100))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = "\(directory)/handler.sock"
+        let handler = try ChildProcess(
+            Paths.product("llm-deploy-handler"), ["--socket", path],
+            environment: ["LLM_DEPLOY_HOME": home, "LLM_DEPLOY_SECRET": "s"], logPath: "\(home)/handler.log")
+        #expect(handler.waitForExit(timeout: 10) == 78, "\(handler.log)")
+        #expect(handler.log.contains("at most 107 bytes, this one has \(path.utf8.count)"), "\(handler.log)")
+        #expect(!FileManager.default.fileExists(atPath: path))
     }
 
     /// The woken Finisher runs detached: own session, stdin from /dev/null, no inherited socket.
