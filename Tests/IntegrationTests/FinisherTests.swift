@@ -342,10 +342,18 @@ import TestSupport
             // verify checks that ExecStart exists: point it at this build's executables.
             let text = try String(contentsOfFile: "\(units)/\(name)", encoding: .utf8)
                 .replacingOccurrences(of: "/usr/local/bin/", with: "\(Paths.products)/")
-            try text.write(toFile: "\(directory)/\(name)", atomically: true, encoding: .utf8)
-            paths.append("\(directory)/\(name)")
+            // A template is verified as the instance an operator enables (one per slot).
+            let installed = name.replacingOccurrences(of: "@.", with: "@2.")
+            try text.write(toFile: "\(directory)/\(installed)", atomically: true, encoding: .utf8)
+            paths.append("\(directory)/\(installed)")
         }
         #expect(paths.count == 6)
+        // Each path instance starts its own Finisher instance, so the slots work side by side
+        // (verify does not look at what a path unit starts).
+        let path = try String(contentsOfFile: "\(directory)/llm-deploy-finisher@2.path", encoding: .utf8)
+        let started = path.split(separator: "\n").first { $0.hasPrefix("Unit=") }.map { $0.dropFirst(5).replacingOccurrences(of: "%i", with: "2") }
+        #expect(started == "llm-deploy-finisher@2.service")
+        #expect(FileManager.default.fileExists(atPath: "\(directory)/\(started ?? "")"))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: analyze)
         process.arguments = ["verify", "--man=no"] + paths
