@@ -34,8 +34,9 @@ import TestSupport
     /// Chromium's singleton socket past the 107-byte limit of a Unix socket path, and Chromium
     /// exited at start. Its temporary directory is short whatever the root, and goes with the run.
     @Test func aDeepWorkRootStillStartsTheBrowserAndLeavesNothing() async throws {
-        let deep = "\(Paths.temporaryRoot)/llm-deploy-deep-\(UUID().uuidString)/var/lib/a-rather-long-state-directory/data/check"
-        defer { try? FileManager.default.removeItem(atPath: String(deep.prefix(Paths.temporaryRoot.count + 52))) }
+        let top = "\(Paths.temporaryRoot)/llm-deploy-deep-\(UUID().uuidString)"
+        let deep = "\(top)/var/lib/a-rather-long-state-directory/data/check"
+        defer { try? FileManager.default.removeItem(atPath: top) }
         var settings = SiteFixtures.settings()
         settings.workRoot = deep
         let session = try await CheckSession.start(settings)
