@@ -89,8 +89,9 @@ public enum Paths {
     /// `TMPDIR` (scripts/test points it at one directory per run, removed when the run passes),
     /// or /tmp. Kept short: the stacks' Unix socket paths live under it (at most 107 bytes).
     public static let temporaryRoot: String = {
-        let configured = ProcessInfo.processInfo.environment["TMPDIR"] ?? ""
-        return configured.isEmpty ? "/tmp" : String(configured.reversed().drop { $0 == "/" }.reversed())
+        var configured = ProcessInfo.processInfo.environment["TMPDIR"] ?? ""
+        while configured.hasSuffix("/") { configured.removeLast() }
+        return configured.isEmpty ? "/tmp" : configured
     }()
 
     public static func temporaryDirectory(_ label: String) -> String {
